@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Command 2: install what is missing, build, and run the whole test suite.
+#   build/test.sh            (as root or as a user with sudo)
+# Environment: CA_SANITIZERS=1 builds with ASan/UBSan; CA_KEEP=1 keeps the run's state.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
+reexec_unprivileged test.sh "$@"
+
+cfg=()
+[ "${CA_SANITIZERS:-}" = 1 ] && cfg+=(--enable-sanitizers) && export CA_RECONFIGURE=1
+build_tree "${cfg[@]}"
+cd "$CA_ROOT"
+
+state=$CA_ROOT/t/state
+rm -rf "$state"; mkdir -p "$state"
+pg_port=$(free_port)
+sandbox_port=$(free_port)
+
+cleanup() {
+    local rc=$?
+    [ -x t/TEST ] && t/TEST -stop-httpd >/dev/null 2>&1 || true
+    stop_pidfile "$state/sandbox.pid"
+    pg_stop "$state/pg"
+    [ $rc -ne 0 ] && [ -f t/logs/error_log ] && { say "last lines of t/logs/error_log:"; tail -n 30 t/logs/error_log >&2; }
+    exit $rc
+}
+trap cleanup EXIT INT TERM
+
+say "PostgreSQL on port $pg_port (private cluster in $state/pg)"
+pg_start "$state/pg" "$pg_port"
+export CA_PG_PARAMS="host=$state/pg/sock port=$pg_port dbname=clientapi user=clientapi"
+export CA_TEST_PGSQL_PARAMS=$CA_PG_PARAMS
+./clientapi migrate --driver pgsql --params "$CA_PG_PARAMS" --sql-dir sql >/dev/null
+
+say "provider sandbox on port $sandbox_port"
+sandbox_start "$sandbox_port" "$state/sandbox.log" "$state/sandbox.pid"
+export CA_SANDBOX_URL="http://127.0.0.1:$sandbox_port"
+
+export CA_ROOT CA_STATE=$state
+export CA_SQL_DIR=$CA_ROOT/sql CA_TEST_DATA=$CA_ROOT/t/unit/data
+export CA_PROVIDER_DIR=$CA_ROOT/conf/providers CA_MODULES_DIR=$(apxs -q LIBEXECDIR)
+export PERL5LIB=$CA_ROOT/t/lib:$CA_ROOT/sandbox/lib${PERL5LIB:+:$PERL5LIB}
+
+# secrets the test configuration reads (never inline in httpd.conf)
+./clientapi keygen --kid k1 >"$state/secret.keys"
+echo "sandbox-secret" >"$state/sandbox-client.secret"
+chmod 600 "$state/secret.keys" "$state/sandbox-client.secret"
+
+[ -x t/TEST ] || perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
+t/TEST -apxs "$(command -v apxs)" -configure >/dev/null
+t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
+
+say "running the suite"
+# every directory of tests, then the error_log check last
+mapfile -t dirs < <(find t -mindepth 1 -maxdepth 1 -type d \
+    ! -name conf ! -name logs ! -name htdocs ! -name lib ! -name unit ! -name state \
+    ! -name tmp | sort)
+prove -r "${dirs[@]}" t/zz_error_log.t

@@ -1,0 +1,78 @@
+/* mod_clientapi: module declaration and hooks.
+ *
+ * Configuration errors are caught while the configuration is read (so `apachectl -t` reports
+ * them, naming the directive); post_config finishes what needs every directive read (provider
+ * URL overrides, database statements) and sets up process-wide libraries once.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "ap_mpm.h"
+
+#include "mod_clientapi.h"
+#include "ca_http.h"
+
+static apr_status_t http_global_cleanup(void *data)
+{
+    ca_http_global_cleanup();
+    return APR_SUCCESS;
+}
+
+static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    server_rec *vs;
+    apr_status_t rv;
+    static int curl_ready;
+
+    for (vs = s; vs; vs = vs->next) {
+        rv = ca_config_post(pconf, ptemp, vs);
+        if (rv != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR; /* ca_config_post logged why */
+        }
+        ca_dbd_register(pconf, vs);
+    }
+    if (!curl_ready) {
+        /* libcurl's global state is set up once per process, before any thread exists */
+        if ((rv = ca_http_global_init()) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00001)
+                         "libcurl global initialisation failed");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        apr_pool_cleanup_register(s->process->pool, NULL, http_global_cleanup,
+                                  apr_pool_cleanup_null);
+        curl_ready = 1;
+    }
+    return OK;
+}
+
+static int ca_handler(request_rec *r)
+{
+    if (!r->handler) {
+        return DECLINED;
+    }
+    if (!strcmp(r->handler, CA_HANDLER_API)) {
+        return ca_api_handler(r);
+    }
+    return DECLINED;
+}
+
+static void ca_register_hooks(apr_pool_t *p)
+{
+    /* our statements must be declared before mod_dbd sets up its connection pools */
+    static const char *const succ_dbd[] = { "mod_dbd.c", NULL };
+
+    ap_hook_post_config(ca_post_config, NULL, succ_dbd, APR_HOOK_MIDDLE);
+    ap_hook_handler(ca_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(clientapi) = {
+    STANDARD20_MODULE_STUFF,
+    ca_create_dir_conf,
+    ca_merge_dir_conf,
+    ca_create_server_conf,
+    ca_merge_server_conf,
+    ca_cmds,
+    ca_register_hooks
+};

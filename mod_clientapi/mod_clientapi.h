@@ -1,0 +1,108 @@
+/* mod_clientapi: shared declarations of the httpd glue (config, hooks, handlers).
+ *
+ * The glue is thin: everything that does not need httpd lives in the core (ca_*.c), which the
+ * module, the `clientapi` command and the unit tests all link.
+ */
+#ifndef MOD_CLIENTAPI_H
+#define MOD_CLIENTAPI_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_hash.h"
+#include "apr_tables.h"
+
+#include "ca_crypto.h"
+#include "ca_provider.h"
+#include "ca_store.h"
+
+/* Our own log tag: "CA" + 5 digits, so messages are greppable and never collide with httpd's
+ * AH numbers. Every ap_log_*error() call in the module carries one, numbered once. */
+#define CA_LOGNO(n) "CA" #n ": "
+
+APLOG_USE_MODULE(clientapi);
+extern module AP_MODULE_DECLARE_DATA clientapi_module;
+
+#define CA_UNSET (-1)
+
+/* Handler names bound with SetHandler in separate <Location> blocks. */
+#define CA_HANDLER_API       "clientapi-api"
+#define CA_HANDLER_DASHBOARD "clientapi-dashboard"
+#define CA_HANDLER_OAUTH     "clientapi-oauth-callback"
+#define CA_HANDLER_CONTACT   "clientapi-contact"
+
+/* Per-provider settings from httpd.conf (ClientAPIProviderURL / ClientAPIProviderClient). */
+typedef struct {
+    const char *name;
+    const char *base_url;          /* NULL: keep the provider file's */
+    const char *auth_base_url;     /* NULL: keep the provider file's OAuth URLs */
+    int local_sandbox;             /* the admin marked base_url as a local sandbox */
+    const char *client_id;
+    const char *client_secret_src; /* "file:/path" or "env:NAME"; never the secret itself */
+    const char *client_secret;     /* resolved at post_config; never logged */
+} ca_provider_setting_t;
+
+/* An endpoint declared in httpd.conf (ClientAPIEndpoint). */
+typedef struct {
+    const char *public_id;
+    const char *connection;        /* connection id in the database */
+    int scope_client;              /* 0: company scope, 1: client scope */
+    const char *company_id;
+    const char *client_id;
+    int read_write;
+    const char *key_hash;          /* "sha256:<hex>" */
+    const char *defined_at;        /* "file:line" for messages */
+} ca_declared_endpoint_t;
+
+typedef struct {
+    apr_array_header_t *provider_paths;    /* const char *: files or directories */
+    apr_hash_t *provider_settings;         /* name -> ca_provider_setting_t* */
+    apr_array_header_t *endpoints;         /* ca_declared_endpoint_t */
+    const char *public_url;
+    const char *secret_key_file;
+    const char *deployment;                /* identifies this deployment in User-Agent */
+    const char *ca_file;
+    int connect_timeout_ms;
+    int timeout_ms;
+    apr_off_t max_response_bytes;
+    int rate_limit;                        /* requests per window per endpoint; 0 = off */
+    int rate_window;                       /* seconds */
+    int log_retention_days;
+    int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
+    apr_off_t max_body_bytes;
+
+    /* Filled at post_config, read-only afterwards (shared by all threads). */
+    apr_hash_t *providers;                 /* name -> const ca_provider_t* */
+    ca_keyring_t *keyring;
+} ca_server_conf;
+
+typedef struct {
+    const char *location;                  /* the <Location> path the handler is bound to */
+} ca_dir_conf;
+
+extern const command_rec ca_cmds[];
+void *ca_create_server_conf(apr_pool_t *p, server_rec *s);
+void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+void *ca_create_dir_conf(apr_pool_t *p, char *dir);
+void *ca_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Effective values (config value or built-in default). */
+int ca_conf_max_limit(const ca_server_conf *sc);
+apr_off_t ca_conf_max_body(const ca_server_conf *sc);
+
+/* post_config: load provider files, apply overrides, read secrets and the key file. */
+apr_status_t ca_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* mod_clientapi_dbd.c: statements registered with mod_dbd at config time. */
+void ca_dbd_register(apr_pool_t *pconf, server_rec *s);
+/* Acquire this request's database connection; NULL when the database is unavailable. */
+apr_status_t ca_dbd_acquire(request_rec *r, ca_db_t *db);
+
+/* mod_clientapi_problem.c: RFC 9457 answers and request ids. */
+const char *ca_request_id(request_rec *r);
+int ca_problem(request_rec *r, int status, const char *code, const char *detail);
+
+/* Handlers. */
+int ca_api_handler(request_rec *r);
+
+#endif /* MOD_CLIENTAPI_H */

@@ -1,0 +1,524 @@
+/* mod_clientapi: directives, per-server and per-directory configuration, merges.
+ *
+ * Every field has an "unset" value and an explicit merge line. Every directive validates its
+ * argument so that `apachectl -t` stops with a message naming the directive and what it allows.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_file_info.h"
+
+#include "mod_clientapi.h"
+#include "ca_key.h"
+
+#define CA_DEFAULT_CONNECT_MS     5000
+#define CA_DEFAULT_TIMEOUT_MS     30000
+#define CA_DEFAULT_MAX_RESPONSE   (16 * 1024 * 1024)
+#define CA_DEFAULT_MAX_LIMIT      100
+#define CA_HARD_MAX_LIMIT         1000
+#define CA_DEFAULT_MAX_BODY       (1024 * 1024)
+#define CA_DEFAULT_RETENTION_DAYS 90
+
+void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    ca_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->provider_paths = apr_array_make(p, 2, sizeof(const char *));
+    sc->provider_settings = apr_hash_make(p);
+    sc->endpoints = apr_array_make(p, 2, sizeof(ca_declared_endpoint_t));
+    sc->connect_timeout_ms = CA_UNSET;
+    sc->timeout_ms = CA_UNSET;
+    sc->max_response_bytes = CA_UNSET;
+    sc->rate_limit = CA_UNSET;
+    sc->rate_window = CA_UNSET;
+    sc->log_retention_days = CA_UNSET;
+    sc->max_limit = CA_UNSET;
+    sc->max_body_bytes = CA_UNSET;
+    return sc;
+}
+
+#define MERGE_PTR(f) (add->f ? add->f : base->f)
+#define MERGE_NUM(f) (add->f != CA_UNSET ? add->f : base->f)
+
+void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ca_server_conf *base = basev, *add = addv;
+    ca_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->provider_paths = apr_array_append(p, base->provider_paths, add->provider_paths);
+    sc->provider_settings = apr_hash_overlay(p, add->provider_settings, base->provider_settings);
+    sc->endpoints = apr_array_append(p, base->endpoints, add->endpoints);
+    sc->public_url = MERGE_PTR(public_url);
+    sc->secret_key_file = MERGE_PTR(secret_key_file);
+    sc->deployment = MERGE_PTR(deployment);
+    sc->ca_file = MERGE_PTR(ca_file);
+    sc->connect_timeout_ms = MERGE_NUM(connect_timeout_ms);
+    sc->timeout_ms = MERGE_NUM(timeout_ms);
+    sc->max_response_bytes = MERGE_NUM(max_response_bytes);
+    sc->rate_limit = MERGE_NUM(rate_limit);
+    sc->rate_window = MERGE_NUM(rate_window);
+    sc->log_retention_days = MERGE_NUM(log_retention_days);
+    sc->max_limit = MERGE_NUM(max_limit);
+    sc->max_body_bytes = MERGE_NUM(max_body_bytes);
+    /* providers and keyring are derived at post_config from the merged values */
+    return sc;
+}
+
+void *ca_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    ca_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->location = dir ? apr_pstrdup(p, dir) : NULL;
+    return dc;
+}
+
+void *ca_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ca_dir_conf *base = basev, *add = addv;
+    ca_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->location = MERGE_PTR(location);
+    return dc;
+}
+
+int ca_conf_max_limit(const ca_server_conf *sc)
+{
+    return sc->max_limit != CA_UNSET ? sc->max_limit : CA_DEFAULT_MAX_LIMIT;
+}
+
+apr_off_t ca_conf_max_body(const ca_server_conf *sc)
+{
+    return sc->max_body_bytes != CA_UNSET ? sc->max_body_bytes : CA_DEFAULT_MAX_BODY;
+}
+
+/* --- argument parsing helpers: all messages name the directive --- */
+
+static const char *bad_arg(cmd_parms *cmd, const char *arg, const char *allowed)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' is not allowed (expected %s)",
+                        cmd->cmd->name, arg, allowed);
+}
+
+static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    if (!*arg || !apr_isdigit(*arg)) {
+        return bad_arg(cmd, arg, apr_psprintf(cmd->pool, "an integer from %ld to %ld", lo, hi));
+    }
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno || *end || v < lo || v > hi) {
+        return bad_arg(cmd, arg, apr_psprintf(cmd->pool, "an integer from %ld to %ld", lo, hi));
+    }
+    *out = v;
+    return NULL;
+}
+
+/* Sizes: bytes with an optional K, M or G suffix. */
+static const char *parse_size(cmd_parms *cmd, const char *arg, apr_off_t lo, apr_off_t hi,
+                              apr_off_t *out)
+{
+    char *end;
+    apr_off_t v;
+    const char *allowed = apr_psprintf(cmd->pool, "a size from %" APR_OFF_T_FMT " to %"
+                                       APR_OFF_T_FMT " bytes, optionally with K, M or G",
+                                       lo, hi);
+
+    if (!*arg || !apr_isdigit(*arg) || apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS) {
+        return bad_arg(cmd, arg, allowed);
+    }
+    switch (apr_toupper(*end)) {
+    case 'K': v *= 1024; end++; break;
+    case 'M': v *= 1024 * 1024; end++; break;
+    case 'G': v *= 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end || v < lo || v > hi) {
+        return bad_arg(cmd, arg, allowed);
+    }
+    *out = v;
+    return NULL;
+}
+
+/* Durations: "30" (seconds), "500ms", "2s", "1m" as httpd's own timeouts. */
+static const char *parse_ms(cmd_parms *cmd, const char *arg, int lo_ms, int hi_ms, int *out)
+{
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < (apr_interval_time_t)lo_ms * 1000 || t > (apr_interval_time_t)hi_ms * 1000) {
+        return bad_arg(cmd, arg, apr_psprintf(cmd->pool, "a duration from %dms to %ds, "
+                                              "e.g. 30 or 500ms", lo_ms, hi_ms / 1000));
+    }
+    *out = (int)(t / 1000);
+    return NULL;
+}
+
+static const char *check_url(cmd_parms *cmd, const char *url, int allow_http)
+{
+    apr_uri_t u;
+
+    if (apr_uri_parse(cmd->pool, url, &u) != APR_SUCCESS || !u.scheme || !u.hostname
+        || u.query || u.fragment || u.user || u.password) {
+        return bad_arg(cmd, url, "an absolute URL like https://host/path, without query");
+    }
+    if (strcasecmp(u.scheme, "https") && !(allow_http && !strcasecmp(u.scheme, "http"))) {
+        return bad_arg(cmd, url, allow_http ? "an http:// or https:// URL"
+                                            : "an https:// URL (plain http only for a base URL "
+                                              "marked local-sandbox)");
+    }
+    return NULL;
+}
+
+static int valid_provider_name(const char *s)
+{
+    if (!*s || strlen(s) > 64) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_islower(*s) && !apr_isdigit(*s) && *s != '_' && *s != '-') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static ca_server_conf *sconf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &clientapi_module);
+}
+
+static ca_provider_setting_t *setting_for(cmd_parms *cmd, const char *name)
+{
+    ca_server_conf *sc = sconf(cmd);
+    ca_provider_setting_t *ps = apr_hash_get(sc->provider_settings, name, APR_HASH_KEY_STRING);
+
+    if (!ps) {
+        ps = apr_pcalloc(cmd->pool, sizeof(*ps));
+        ps->name = apr_pstrdup(cmd->pool, name);
+        apr_hash_set(sc->provider_settings, ps->name, APR_HASH_KEY_STRING, ps);
+    }
+    return ps;
+}
+
+/* --- directive handlers --- */
+
+static const char *cmd_provider_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || (fi.filetype != APR_REG && fi.filetype != APR_DIR)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file or directory "
+                            "(expected a provider .json file or a directory of them)",
+                            cmd->cmd->name, arg);
+    }
+    APR_ARRAY_PUSH(sconf(cmd)->provider_paths, const char *) = path;
+    return NULL;
+}
+
+/* ClientAPIProviderURL NAME BASE-URL [auth=URL] [local-sandbox] */
+static const char *cmd_provider_url(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_provider_setting_t *ps;
+    const char *err;
+    int i, sandbox = 0;
+
+    if (argc < 2 || argc > 4) {
+        return apr_psprintf(cmd->pool, "%s: expected NAME BASE-URL [auth=URL] [local-sandbox]",
+                            cmd->cmd->name);
+    }
+    if (!valid_provider_name(argv[0])) {
+        return bad_arg(cmd, argv[0], "a provider name of lower-case letters, digits, - and _");
+    }
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "local-sandbox")) {
+            sandbox = 1;
+        }
+        else if (strncmp(argv[i], "auth=", 5)) {
+            return bad_arg(cmd, argv[i], "auth=URL or local-sandbox");
+        }
+    }
+    ps = setting_for(cmd, argv[0]);
+    ps->local_sandbox = sandbox;
+    if ((err = check_url(cmd, argv[1], sandbox))) {
+        return err;
+    }
+    ps->base_url = apr_pstrdup(cmd->pool, argv[1]);
+    for (i = 2; i < argc; i++) {
+        if (!strncmp(argv[i], "auth=", 5)) {
+            if ((err = check_url(cmd, argv[i] + 5, sandbox))) {
+                return err;
+            }
+            ps->auth_base_url = apr_pstrdup(cmd->pool, argv[i] + 5);
+        }
+    }
+    return NULL;
+}
+
+/* ClientAPIProviderClient NAME CLIENT-ID file:/path|env:NAME */
+static const char *cmd_provider_client(cmd_parms *cmd, void *dc, const char *name,
+                                       const char *client_id, const char *secret)
+{
+    ca_provider_setting_t *ps;
+
+    if (!valid_provider_name(name)) {
+        return bad_arg(cmd, name, "a provider name of lower-case letters, digits, - and _");
+    }
+    if (!*client_id) {
+        return apr_psprintf(cmd->pool, "%s: the client id must not be empty", cmd->cmd->name);
+    }
+    if (strncmp(secret, "file:", 5) && strncmp(secret, "env:", 4)) {
+        /* never echo what may be a pasted secret */
+        return apr_psprintf(cmd->pool, "%s: the client secret must be given as file:/path or "
+                            "env:VARIABLE, never inline", cmd->cmd->name);
+    }
+    ps = setting_for(cmd, name);
+    ps->client_id = apr_pstrdup(cmd->pool, client_id);
+    ps->client_secret_src = apr_pstrdup(cmd->pool, secret);
+    return NULL;
+}
+
+static const char *cmd_public_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = check_url(cmd, arg, 1);
+
+    if (err) {
+        return err;
+    }
+    sconf(cmd)->public_url = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *cmd_secret_key_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    sconf(cmd)->secret_key_file = ap_server_root_relative(cmd->pool, arg);
+    if (!sconf(cmd)->secret_key_file) {
+        return bad_arg(cmd, arg, "a file path");
+    }
+    return NULL;
+}
+
+static const char *cmd_deployment(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *s;
+
+    for (s = arg; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("._-", *s)) {
+            return bad_arg(cmd, arg, "a name of letters, digits, '.', '_' and '-'");
+        }
+    }
+    if (!*arg || strlen(arg) > 64) {
+        return bad_arg(cmd, arg, "a name of 1 to 64 characters");
+    }
+    sconf(cmd)->deployment = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *cmd_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return bad_arg(cmd, arg, "a readable PEM file of CA certificates");
+    }
+    sconf(cmd)->ca_file = path;
+    return NULL;
+}
+
+/* ClientAPIUpstreamTimeout TOTAL [CONNECT] */
+static const char *cmd_timeout(cmd_parms *cmd, void *dc, const char *total, const char *conn)
+{
+    ca_server_conf *sc = sconf(cmd);
+    const char *err;
+
+    if ((err = parse_ms(cmd, total, 100, 600000, &sc->timeout_ms))) {
+        return err;
+    }
+    if (conn && (err = parse_ms(cmd, conn, 100, 600000, &sc->connect_timeout_ms))) {
+        return err;
+    }
+    if (conn && sc->connect_timeout_ms > sc->timeout_ms) {
+        return apr_psprintf(cmd->pool, "%s: the connect timeout (%s) must not exceed the total "
+                            "timeout (%s)", cmd->cmd->name, conn, total);
+    }
+    return NULL;
+}
+
+static const char *cmd_max_response(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_size(cmd, arg, 1024, (apr_off_t)1024 * 1024 * 1024,
+                      &sconf(cmd)->max_response_bytes);
+}
+
+static const char *cmd_max_body(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_size(cmd, arg, 1024, (apr_off_t)64 * 1024 * 1024, &sconf(cmd)->max_body_bytes);
+}
+
+static const char *cmd_max_limit(cmd_parms *cmd, void *dc, const char *arg)
+{
+    long v;
+    const char *err = parse_int(cmd, arg, 1, CA_HARD_MAX_LIMIT, &v);
+
+    if (!err) {
+        sconf(cmd)->max_limit = (int)v;
+    }
+    return err;
+}
+
+/* ClientAPIRateLimit N [per SECONDS] | off */
+static const char *cmd_rate_limit(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_server_conf *sc = sconf(cmd);
+    long v, w = 60;
+    const char *err;
+
+    if (argc == 1 && !strcasecmp(argv[0], "off")) {
+        sc->rate_limit = 0;
+        sc->rate_window = 60;
+        return NULL;
+    }
+    if (argc != 1 && !(argc == 3 && !strcmp(argv[1], "per"))) {
+        return apr_psprintf(cmd->pool, "%s: expected 'off', N or 'N per SECONDS'",
+                            cmd->cmd->name);
+    }
+    if ((err = parse_int(cmd, argv[0], 1, 1000000, &v))) {
+        return err;
+    }
+    if (argc == 3 && (err = parse_int(cmd, argv[2], 1, 86400, &w))) {
+        return err;
+    }
+    sc->rate_limit = (int)v;
+    sc->rate_window = (int)w;
+    return NULL;
+}
+
+static const char *cmd_retention(cmd_parms *cmd, void *dc, const char *arg)
+{
+    long v;
+    const char *err = parse_int(cmd, arg, 1, 3650, &v);
+
+    if (!err) {
+        sconf(cmd)->log_retention_days = (int)v;
+    }
+    return err;
+}
+
+/* ClientAPIEndpoint ep_ID connection=N scope=company:ID|client:COMPANY/CLIENT
+ *                   mode=read-only|read-write key=sha256:HEX */
+static const char *cmd_endpoint(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_server_conf *sc = sconf(cmd);
+    ca_declared_endpoint_t ep;
+    int i, j;
+    const char *usage = "ep_ID connection=N scope=company:ID|client:COMPANY/CLIENT "
+                        "mode=read-only|read-write key=sha256:HEX";
+
+    memset(&ep, 0, sizeof(ep));
+    ep.read_write = CA_UNSET;
+    if (argc != 5) {
+        return apr_psprintf(cmd->pool, "%s: expected %s", cmd->cmd->name, usage);
+    }
+    if (!ca_endpoint_id_valid(argv[0])) {
+        return bad_arg(cmd, argv[0], "an endpoint id like ep_ followed by letters, digits, "
+                       "- and _");
+    }
+    ep.public_id = apr_pstrdup(cmd->pool, argv[0]);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (!strncmp(a, "connection=", 11)) {
+            long v;
+            const char *err = parse_int(cmd, a + 11, 1, 0x7fffffffL, &v);
+            if (err) {
+                return err;
+            }
+            ep.connection = apr_pstrdup(cmd->pool, a + 11);
+        }
+        else if (!strncmp(a, "scope=company:", 14) && a[14]) {
+            ep.company_id = apr_pstrdup(cmd->pool, a + 14);
+        }
+        else if (!strncmp(a, "scope=client:", 13) && strchr(a + 13, '/')) {
+            const char *slash = strchr(a + 13, '/');
+            ep.scope_client = 1;
+            ep.company_id = apr_pstrmemdup(cmd->pool, a + 13, slash - (a + 13));
+            ep.client_id = apr_pstrdup(cmd->pool, slash + 1);
+            if (!*ep.company_id || !*ep.client_id) {
+                return bad_arg(cmd, a, "scope=client:COMPANY/CLIENT");
+            }
+        }
+        else if (!strcmp(a, "mode=read-only") || !strcmp(a, "mode=read-write")) {
+            ep.read_write = !strcmp(a + 5, "read-write");
+        }
+        else if (!strncmp(a, "key=", 4)) {
+            if (!ca_key_hash_valid(a + 4)) {
+                return apr_psprintf(cmd->pool, "%s: key= must be a key hash as printed by "
+                                    "'clientapi key' (sha256:<64 hex>), never a key",
+                                    cmd->cmd->name);
+            }
+            ep.key_hash = apr_pstrdup(cmd->pool, a + 4);
+        }
+        else {
+            return bad_arg(cmd, strncmp(a, "key=", 4) ? a : "key=...", usage);
+        }
+    }
+    if (!ep.connection || !ep.company_id || ep.read_write == CA_UNSET || !ep.key_hash) {
+        return apr_psprintf(cmd->pool, "%s: %s needs connection=, scope=, mode= and key= "
+                            "(expected %s)", cmd->cmd->name, ep.public_id, usage);
+    }
+    for (j = 0; j < sc->endpoints->nelts; j++) {
+        const ca_declared_endpoint_t *o = &APR_ARRAY_IDX(sc->endpoints, j,
+                                                         ca_declared_endpoint_t);
+        if (!strcmp(o->public_id, ep.public_id)) {
+            return apr_psprintf(cmd->pool, "%s: endpoint %s is declared twice (first at %s)",
+                                cmd->cmd->name, ep.public_id, o->defined_at);
+        }
+    }
+    ep.defined_at = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                 cmd->directive->line_num);
+    APR_ARRAY_PUSH(sc->endpoints, ca_declared_endpoint_t) = ep;
+    return NULL;
+}
+
+const command_rec ca_cmds[] = {
+    AP_INIT_ITERATE("ClientAPIProviderFile", cmd_provider_file, NULL, RSRC_CONF,
+                    "Provider definition file(s) or directories of *.json files"),
+    AP_INIT_TAKE_ARGV("ClientAPIProviderURL", cmd_provider_url, NULL, RSRC_CONF,
+                      "NAME BASE-URL [auth=URL] [local-sandbox]: override a provider's API "
+                      "(and OAuth) base URL"),
+    AP_INIT_TAKE3("ClientAPIProviderClient", cmd_provider_client, NULL, RSRC_CONF,
+                  "NAME CLIENT-ID file:/path|env:VAR: OAuth client credentials of a provider"),
+    AP_INIT_TAKE1("ClientAPIPublicURL", cmd_public_url, NULL, RSRC_CONF,
+                  "Public base URL of this server, used to build OAuth redirect URIs"),
+    AP_INIT_TAKE1("ClientAPISecretKeyFile", cmd_secret_key_file, NULL, RSRC_CONF,
+                  "File of '<kid> <base64url 32 bytes>' lines encrypting tokens at rest; the "
+                  "last key encrypts"),
+    AP_INIT_TAKE1("ClientAPIDeployment", cmd_deployment, NULL, RSRC_CONF,
+                  "Name of this deployment, sent to providers in the User-Agent"),
+    AP_INIT_TAKE1("ClientAPIUpstreamCAFile", cmd_ca_file, NULL, RSRC_CONF,
+                  "PEM file of CA certificates to verify providers (default: system store)"),
+    AP_INIT_TAKE12("ClientAPIUpstreamTimeout", cmd_timeout, NULL, RSRC_CONF,
+                   "TOTAL [CONNECT]: timeouts for provider calls, e.g. 30 5 or 2s 500ms"),
+    AP_INIT_TAKE1("ClientAPIMaxResponseSize", cmd_max_response, NULL, RSRC_CONF,
+                  "Largest provider response accepted (bytes, K, M or G)"),
+    AP_INIT_TAKE1("ClientAPIMaxBodySize", cmd_max_body, NULL, RSRC_CONF,
+                  "Largest request body accepted on writes (bytes, K, M or G)"),
+    AP_INIT_TAKE1("ClientAPIMaxLimit", cmd_max_limit, NULL, RSRC_CONF,
+                  "Cap for ?limit= on lists (1-1000, default 100)"),
+    AP_INIT_TAKE_ARGV("ClientAPIRateLimit", cmd_rate_limit, NULL, RSRC_CONF,
+                      "Default per-endpoint rate limit: N [per SECONDS] or off"),
+    AP_INIT_TAKE1("ClientAPILogRetention", cmd_retention, NULL, RSRC_CONF,
+                  "Days request logs are kept (1-3650, default 90)"),
+    AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,
+                      "Declare an endpoint: ep_ID connection=N scope=company:ID|"
+                      "client:COMPANY/CLIENT mode=read-only|read-write key=sha256:HEX"),
+    {NULL}
+};

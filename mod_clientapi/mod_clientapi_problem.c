@@ -1,0 +1,72 @@
+/* mod_clientapi: request ids and RFC 9457 problem+json answers.
+ *
+ * Every response under /api/ carries X-Request-Id; every error is a problem document whose
+ * request_id equals that header. Problem details never carry secrets: callers pass fixed texts
+ * or texts built from validated, public values only.
+ */
+#include "httpd.h"
+#include "http_protocol.h"
+#include "http_log.h"
+#include "apr_strings.h"
+
+#include "mod_clientapi.h"
+#include "ca_crypto.h"
+#include "ca_json.h"
+
+#define CA_NOTE_REQUEST_ID "clientapi-request-id"
+
+const char *ca_request_id(request_rec *r)
+{
+    request_rec *main = r->main ? r->main : r;
+    const char *id = apr_table_get(main->notes, CA_NOTE_REQUEST_ID);
+
+    if (!id) {
+        /* mod_unique_id's id when loaded, else 16 random bytes */
+        const char *uid = apr_table_get(main->subprocess_env, "UNIQUE_ID");
+        char *tok = NULL;
+
+        if (uid && *uid && strlen(uid) <= 64) {
+            id = uid;
+        }
+        else if (ca_random_token(main->pool, 16, &tok) == APR_SUCCESS) {
+            id = tok;
+        }
+        else {
+            id = apr_psprintf(main->pool, "%" APR_TIME_T_FMT "-%" APR_PID_T_FMT,
+                              main->request_time, getpid());
+        }
+        apr_table_setn(main->notes, CA_NOTE_REQUEST_ID, id);
+        apr_table_setn(main->err_headers_out, "X-Request-Id", id);
+    }
+    return id;
+}
+
+int ca_problem(request_rec *r, int status, const char *code, const char *detail)
+{
+    const char *line = ap_get_status_line(status);
+    const char *title = (line && strlen(line) > 4) ? line + 4 : "Error";
+    ca_json_t *doc = ca_json_new_object(r->pool);
+    const char *body;
+
+    ca_json_set_string(doc, "type", apr_pstrcat(r->pool, "urn:clientapi:problem:", code, NULL));
+    ca_json_set_string(doc, "title", title);
+    ca_json_set_number(doc, "status", status);
+    ca_json_set_string(doc, "detail", detail ? detail : title);
+    ca_json_set_string(doc, "code", code);
+    ca_json_set_string(doc, "request_id", ca_request_id(r));
+    body = ca_json_print(r->pool, doc);
+
+    apr_table_setn(r->notes, "clientapi-error-code", code);
+    if (detail) {
+        apr_table_setn(r->notes, "clientapi-error-detail", detail);
+    }
+    r->status = status;
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_length(r, strlen(body));
+    if (!r->header_only) {
+        ap_rputs(body, r);
+    }
+    return OK;
+}
