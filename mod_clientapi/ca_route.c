@@ -6,6 +6,7 @@
 
 #include "ca_route.h"
 #include "ca_key.h"
+#include "ca_http.h"
 
 #define CA_MAX_SEGMENTS 6
 #define CA_MAX_ID_LEN 256
@@ -153,108 +154,13 @@ void ca_route_parse(apr_pool_t *p, const char *path, ca_route_t *out)
     out->why = "no such resource";
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = apr_tolower(c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* Decode one %-encoded query component; '+' is a space. */
-static apr_status_t decode(apr_pool_t *p, const char *s, size_t len, const char **out)
-{
-    char *d = apr_palloc(p, len + 1), *o = d;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
-                return APR_EINVAL;
-            }
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        else if (c == '+') {
-            c = ' ';
-        }
-        if (c == 0 || c == '\r' || c == '\n') {
-            return APR_EINVAL;
-        }
-        *o++ = (char)c;
-    }
-    *o = '\0';
-    *out = d;
-    return APR_SUCCESS;
-}
-
-apr_status_t ca_query_parse(apr_pool_t *p, const char *query, apr_array_header_t **params,
-                            const char **why)
-{
-    apr_array_header_t *arr = apr_array_make(p, 8, sizeof(ca_param_t));
-    const char *s = query, *amp, *eq;
-
-    *params = arr;
-    if (!s) {
-        return APR_SUCCESS;
-    }
-    while (*s) {
-        ca_param_t *pm;
-        size_t len;
-
-        amp = strchr(s, '&');
-        len = amp ? (size_t)(amp - s) : strlen(s);
-        if (len) {
-            eq = memchr(s, '=', len);
-            pm = apr_array_push(arr);
-            if (decode(p, s, eq ? (size_t)(eq - s) : len, &pm->name) != APR_SUCCESS
-                || decode(p, eq ? eq + 1 : s + len, eq ? len - (eq + 1 - s) : 0,
-                          &pm->value) != APR_SUCCESS) {
-                *why = "malformed query string (bad %-escape, NUL, CR or LF)";
-                return APR_EINVAL;
-            }
-            if (!*pm->name) {
-                *why = "malformed query string (empty parameter name)";
-                return APR_EINVAL;
-            }
-        }
-        if (!amp) {
-            break;
-        }
-        s = amp + 1;
-    }
-    return APR_SUCCESS;
-}
-
-const char *ca_query_get(const apr_array_header_t *params, const char *name, int *count)
-{
-    const char *first = NULL;
-    int i, n = 0;
-
-    for (i = 0; i < params->nelts; i++) {
-        const ca_param_t *pm = &APR_ARRAY_IDX(params, i, ca_param_t);
-        if (!strcmp(pm->name, name)) {
-            if (!n++) {
-                first = pm->value;
-            }
-        }
-    }
-    if (count) {
-        *count = n;
-    }
-    return first;
-}
-
 int ca_query_has_key(const apr_array_header_t *params)
 {
     static const char *const names[] = { "key", "api_key", "apikey", "access_token", NULL };
     int i, j;
 
     for (i = 0; i < params->nelts; i++) {
-        const ca_param_t *pm = &APR_ARRAY_IDX(params, i, ca_param_t);
+        const ca_http_param_t *pm = &APR_ARRAY_IDX(params, i, ca_http_param_t);
         for (j = 0; names[j]; j++) {
             if (!strcasecmp(pm->name, names[j])) {
                 return 1;

@@ -30,24 +30,11 @@ typedef struct {
     const char *why;         /* for CA_ROUTE_NONE and bad queries: a short public reason */
 } ca_route_t;
 
-/* Query parameters are parsed into name/value pairs; repeated names are kept in order. */
-typedef struct {
-    const char *name;
-    const char *value;
-} ca_param_t;
-
 /* Route `path` (must start with '/'). Never fails on input: a bad path is CA_ROUTE_NONE. */
 void ca_route_parse(apr_pool_t *p, const char *path, ca_route_t *out);
 
-/* Parse a raw (still %-encoded) query string into an array of ca_param_t. Returns APR_EINVAL
- * (and *why) for malformed escapes, NUL, CR or LF in a name or value. */
-apr_status_t ca_query_parse(apr_pool_t *p, const char *query, apr_array_header_t **params,
-                            const char **why);
-
-/* First value of `name`, or NULL. *count (if given) is how many times the name appears. */
-const char *ca_query_get(const apr_array_header_t *params, const char *name, int *count);
-
-/* True when the query carries a key-like parameter (key, api_key, apikey, access_token):
+/* True when the query (ca_http_param_t pairs, from ca_http_parse_form) carries a key-like
+ * parameter (key, api_key, apikey, access_token):
  * the contract refuses those with 400 key_in_query. Names compare case-insensitively. */
 int ca_query_has_key(const apr_array_header_t *params);
 

@@ -10,6 +10,7 @@
 #include "http_protocol.h"
 #include "ap_mpm.h"
 
+#define CA_DECLARING_MODULE
 #include "mod_clientapi.h"
 #include "ca_http.h"
 
@@ -35,9 +36,10 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     if (!curl_ready) {
         /* libcurl's global state is set up once per process, before any thread exists */
-        if ((rv = ca_http_global_init()) != APR_SUCCESS) {
+        const char *err = NULL;
+        if ((rv = ca_http_global_init(&err)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00001)
-                         "libcurl global initialisation failed");
+                         "libcurl global initialisation failed: %s", err ? err : "");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         apr_pool_cleanup_register(s->process->pool, NULL, http_global_cleanup,
@@ -74,5 +76,6 @@ AP_DECLARE_MODULE(clientapi) = {
     ca_create_server_conf,
     ca_merge_server_conf,
     ca_cmds,
-    ca_register_hooks
+    ca_register_hooks,
+    AP_MODULE_FLAG_NONE
 };

@@ -20,7 +20,9 @@
  * AH numbers. Every ap_log_*error() call in the module carries one, numbered once. */
 #define CA_LOGNO(n) "CA" #n ": "
 
+#ifndef CA_DECLARING_MODULE
 APLOG_USE_MODULE(clientapi);
+#endif
 extern module AP_MODULE_DECLARE_DATA clientapi_module;
 
 #define CA_UNSET (-1)
@@ -97,6 +99,8 @@ apr_status_t ca_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 void ca_dbd_register(apr_pool_t *pconf, server_rec *s);
 /* Acquire this request's database connection; NULL when the database is unavailable. */
 apr_status_t ca_dbd_acquire(request_rec *r, ca_db_t *db);
+/* mod_dbd is loaded (its optional functions were found). */
+int ca_dbd_available(void);
 
 /* mod_clientapi_problem.c: RFC 9457 answers and request ids. */
 const char *ca_request_id(request_rec *r);

@@ -36,6 +36,7 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->log_retention_days = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
+    sc->providers = apr_hash_make(p);
     return sc;
 }
 
@@ -52,6 +53,7 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->endpoints = apr_array_append(p, base->endpoints, add->endpoints);
     sc->public_url = MERGE_PTR(public_url);
     sc->secret_key_file = MERGE_PTR(secret_key_file);
+    sc->keyring = MERGE_PTR(keyring);
     sc->deployment = MERGE_PTR(deployment);
     sc->ca_file = MERGE_PTR(ca_file);
     sc->connect_timeout_ms = MERGE_NUM(connect_timeout_ms);
@@ -62,7 +64,7 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->log_retention_days = MERGE_NUM(log_retention_days);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
-    /* providers and keyring are derived at post_config from the merged values */
+    sc->providers = apr_hash_overlay(p, add->providers, base->providers);
     return sc;
 }
 
@@ -295,12 +297,28 @@ static const char *cmd_public_url(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* The key file is read while the configuration is read, so that `apachectl -t` reports a
+ * missing or broken file; key material stays in the config pool, wiped when it goes. */
 static const char *cmd_secret_key_file(cmd_parms *cmd, void *dc, const char *arg)
 {
-    sconf(cmd)->secret_key_file = ap_server_root_relative(cmd->pool, arg);
-    if (!sconf(cmd)->secret_key_file) {
+    ca_server_conf *sc = sconf(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg), *err = NULL;
+    int loose = 0;
+    apr_status_t rv;
+
+    if (!path) {
         return bad_arg(cmd, arg, "a file path");
     }
+    rv = ca_keyring_load(cmd->pool, path, &sc->keyring, &loose, &err);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err ? err : "unreadable");
+    }
+    if (loose) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, CA_LOGNO(00010)
+                     "%s: %s can be read or written by group or others; chmod 600 it",
+                     cmd->cmd->name, path);
+    }
+    sc->secret_key_file = path;
     return NULL;
 }
 

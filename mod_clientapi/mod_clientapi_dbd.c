@@ -7,6 +7,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "apr_dbd.h"
 #include "mod_dbd.h"
 
 #include "mod_clientapi.h"

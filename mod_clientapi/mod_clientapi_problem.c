@@ -23,12 +23,12 @@ const char *ca_request_id(request_rec *r)
     if (!id) {
         /* mod_unique_id's id when loaded, else 16 random bytes */
         const char *uid = apr_table_get(main->subprocess_env, "UNIQUE_ID");
-        char *tok = NULL;
+        char *tok;
 
         if (uid && *uid && strlen(uid) <= 64) {
             id = uid;
         }
-        else if (ca_random_token(main->pool, 16, &tok) == APR_SUCCESS) {
+        else if ((tok = ca_random_token(main->pool, 16))) {
             id = tok;
         }
         else {
