@@ -109,6 +109,12 @@ void ca_route_parse(apr_pool_t *p, const char *path, ca_route_t *out)
         out->why = "no such URL";
         return;
     }
+    if (n == 1 && trailing && ca_endpoint_id_valid(seg[0])) {
+        /* "{ep}/": the OpenAPI document's server URL plus its "/" path */
+        out->kind = CA_ROUTE_DESCRIBE;
+        out->endpoint_id = seg[0];
+        return;
+    }
     if (trailing || !ca_endpoint_id_valid(seg[0])) {
         out->why = trailing ? "no such URL (trailing slash)" : "no such endpoint";
         return;

@@ -20,6 +20,20 @@ static apr_status_t http_global_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Runs after the configuration is read, for `apachectl -t` too. */
+static int ca_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
+{
+    server_rec *vs;
+
+    for (vs = s; vs; vs = vs->next) {
+        if (ca_config_check(pconf, ptemp, vs) != APR_SUCCESS) {
+            return !OK; /* logged why */
+        }
+    }
+    return OK;
+}
+
 static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                           server_rec *s)
 {
@@ -28,10 +42,6 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     static int curl_ready;
 
     for (vs = s; vs; vs = vs->next) {
-        rv = ca_config_post(pconf, ptemp, vs);
-        if (rv != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR; /* ca_config_post logged why */
-        }
         ca_dbd_register(pconf, vs);
     }
     if (!curl_ready) {
@@ -47,6 +57,11 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         curl_ready = 1;
     }
     return OK;
+}
+
+static void ca_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ca_dbd_child_init(pchild, s);
 }
 
 static int ca_handler(request_rec *r)
@@ -65,8 +80,11 @@ static void ca_register_hooks(apr_pool_t *p)
     /* our statements must be declared before mod_dbd sets up its connection pools */
     static const char *const succ_dbd[] = { "mod_dbd.c", NULL };
 
+    ap_hook_check_config(ca_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ca_post_config, NULL, succ_dbd, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ca_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ca_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(ca_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(clientapi) = {

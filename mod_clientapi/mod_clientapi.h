@@ -76,6 +76,7 @@ typedef struct {
     /* Filled at post_config, read-only afterwards (shared by all threads). */
     apr_hash_t *providers;                 /* name -> const ca_provider_t* */
     ca_keyring_t *keyring;
+    volatile int declared_synced;          /* runtime: declared endpoints are in the db */
 } ca_server_conf;
 
 typedef struct {
@@ -92,13 +93,16 @@ void *ca_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 int ca_conf_max_limit(const ca_server_conf *sc);
 apr_off_t ca_conf_max_body(const ca_server_conf *sc);
 
-/* post_config: load provider files, apply overrides, read secrets and the key file. */
-apr_status_t ca_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* check_config: apply provider URL overrides, read provider client secrets. */
+apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* mod_clientapi_dbd.c: statements registered with mod_dbd at config time. */
 void ca_dbd_register(apr_pool_t *pconf, server_rec *s);
 /* Acquire this request's database connection; NULL when the database is unavailable. */
 apr_status_t ca_dbd_acquire(request_rec *r, ca_db_t *db);
+/* Make the database match the endpoints declared in httpd.conf (once per process). */
+void ca_dbd_sync_declared(request_rec *r, ca_db_t *db);
+void ca_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 /* mod_dbd is loaded (its optional functions were found). */
 int ca_dbd_available(void);
 
@@ -108,5 +112,8 @@ int ca_problem(request_rec *r, int status, const char *code, const char *detail)
 
 /* Handlers. */
 int ca_api_handler(request_rec *r);
+
+/* mod_clientapi_log.c: one request-log row per endpoint request, after the answer. */
+int ca_log_transaction(request_rec *r);
 
 #endif /* MOD_CLIENTAPI_H */

@@ -209,10 +209,28 @@ static ca_provider_setting_t *setting_for(cmd_parms *cmd, const char *name)
 
 /* --- directive handlers --- */
 
+static const char *add_provider(cmd_parms *cmd, const ca_provider_t *def)
+{
+    ca_server_conf *sc = sconf(cmd);
+    const ca_provider_t *old = apr_hash_get(sc->providers, def->name, APR_HASH_KEY_STRING);
+
+    if (old) {
+        return apr_psprintf(cmd->pool, "%s: provider '%s' is defined twice (%s and %s)",
+                            cmd->cmd->name, def->name, old->file, def->file);
+    }
+    apr_hash_set(sc->providers, def->name, APR_HASH_KEY_STRING, def);
+    return NULL;
+}
+
+/* Provider files are read and validated while the configuration is read: a broken file
+ * stops `apachectl -t` with the file, the field and the reason. */
 static const char *cmd_provider_file(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *path = ap_server_root_relative(cmd->pool, arg), *err = NULL, *msg;
+    const ca_provider_t *def;
+    ca_provider_set_t *set;
     apr_finfo_t fi;
+    int i;
 
     if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
         || (fi.filetype != APR_REG && fi.filetype != APR_DIR)) {
@@ -221,6 +239,20 @@ static const char *cmd_provider_file(cmd_parms *cmd, void *dc, const char *arg)
                             cmd->cmd->name, arg);
     }
     APR_ARRAY_PUSH(sconf(cmd)->provider_paths, const char *) = path;
+    if (fi.filetype == APR_REG) {
+        if (ca_provider_load_file(cmd->pool, path, &def, &err) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        }
+        return add_provider(cmd, def);
+    }
+    if (ca_provider_load_dir(cmd->pool, path, &set, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    for (i = 0; i < set->list->nelts; i++) {
+        if ((msg = add_provider(cmd, APR_ARRAY_IDX(set->list, i, const ca_provider_t *)))) {
+            return msg;
+        }
+    }
     return NULL;
 }
 
@@ -540,3 +572,96 @@ const command_rec ca_cmds[] = {
                       "client:COMPANY/CLIENT mode=read-only|read-write key=sha256:HEX"),
     {NULL}
 };
+
+/* Read a secret named "file:/path" or "env:NAME": first line, without the line end. */
+static const char *read_secret(apr_pool_t *p, apr_pool_t *ptemp, const char *src,
+                               const char **err)
+{
+    if (!strncmp(src, "env:", 4)) {
+        const char *v = getenv(src + 4);
+        if (!v || !*v) {
+            *err = apr_psprintf(p, "environment variable %s is not set", src + 4);
+            return NULL;
+        }
+        return apr_pstrdup(p, v);
+    }
+    else {
+        apr_file_t *f;
+        char buf[4096];
+        apr_size_t n = sizeof(buf) - 1;
+        apr_status_t rv = apr_file_open(&f, src + 5, APR_FOPEN_READ, 0, ptemp);
+        char *nl;
+
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_read(f, buf, &n);
+            apr_file_close(f);
+        }
+        if (rv != APR_SUCCESS && rv != APR_EOF) {
+            *err = apr_psprintf(p, "cannot read %s", src + 5);
+            return NULL;
+        }
+        buf[n] = '\0';
+        if ((nl = strpbrk(buf, "\r\n"))) {
+            *nl = '\0';
+        }
+        if (!*buf) {
+            *err = apr_psprintf(p, "%s is empty", src + 5);
+            return NULL;
+        }
+        return apr_pstrdup(p, buf);
+    }
+}
+
+/* After the whole configuration is read (check_config, which `apachectl -t` runs too):
+ * apply ClientAPIProviderURL overrides and read ClientAPIProviderClient secrets. */
+apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    ca_server_conf *sc = ap_get_module_config(s->module_config, &clientapi_module);
+    apr_hash_index_t *hi;
+    apr_hash_t *providers = apr_hash_copy(pconf, sc->providers);
+
+    for (hi = apr_hash_first(ptemp, sc->provider_settings); hi; hi = apr_hash_next(hi)) {
+        ca_provider_setting_t *ps = apr_hash_this_val(hi);
+        const ca_provider_t *def = apr_hash_get(providers, ps->name, APR_HASH_KEY_STRING);
+        const char *err = NULL;
+
+        if (!def) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(00011)
+                         "ClientAPIProviderURL/ClientAPIProviderClient: no ClientAPIProviderFile "
+                         "defines a provider named '%s'", ps->name);
+            return APR_EINVAL;
+        }
+        if (ps->base_url) {
+            ca_provider_override_t ov;
+            const ca_provider_t *copy;
+
+            memset(&ov, 0, sizeof(ov));
+            ov.base_url = ps->base_url;
+            ov.local_sandbox = ps->local_sandbox;
+            if (ps->auth_base_url) {
+                ov.authorize_url = def->auth.authorize_ref
+                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.authorize_ref, NULL) : NULL;
+                ov.token_url = def->auth.token_ref
+                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.token_ref, NULL) : NULL;
+                ov.revoke_url = def->auth.revoke_ref
+                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.revoke_ref, NULL) : NULL;
+            }
+            if (ca_provider_override_base(pconf, def, &ov, &copy, &err) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(00012)
+                             "ClientAPIProviderURL %s: %s", ps->name, err ? err : "refused");
+                return APR_EINVAL;
+            }
+            apr_hash_set(providers, ps->name, APR_HASH_KEY_STRING, copy);
+        }
+        if (ps->client_secret_src && !ps->client_secret) {
+            ps->client_secret = read_secret(pconf, ptemp, ps->client_secret_src, &err);
+            if (!ps->client_secret) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(00013)
+                             "ClientAPIProviderClient %s: %s", ps->name, err);
+                return APR_EINVAL;
+            }
+        }
+    }
+    sc->providers = providers;
+    return APR_SUCCESS;
+}

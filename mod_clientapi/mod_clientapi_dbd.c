@@ -10,7 +10,11 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
 #include "mod_clientapi.h"
+#include "ca_key.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
@@ -49,4 +53,66 @@ apr_status_t ca_dbd_acquire(request_rec *r, ca_db_t *db)
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
     return APR_SUCCESS;
+}
+
+#if APR_HAS_THREADS
+static apr_thread_mutex_t *sync_mutex;
+#endif
+
+void ca_dbd_child_init(apr_pool_t *pchild, server_rec *s)
+{
+#if APR_HAS_THREADS
+    apr_thread_mutex_create(&sync_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+#endif
+}
+
+static void sync_one(request_rec *r, ca_db_t *db, const ca_declared_endpoint_t *d)
+{
+    ca_endpoint_t ep;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    memset(&ep, 0, sizeof(ep));
+    ep.public_id = d->public_id;
+    ep.name = d->public_id;
+    ep.connection_id = apr_atoi64(d->connection);
+    ep.scope_kind = d->scope_client ? "client" : "company";
+    ep.company_id = d->company_id;
+    ep.client_id = d->client_id;
+    ep.access_mode = d->read_write ? "read-write" : "read-only";
+    ep.status = "active";
+    ep.managed_by_config = 1;
+    rv = ca_store_endpoint_sync_config(r->pool, db, &ep, d->key_hash, "cak_\xe2\x80\xa6 (config)",
+                                       apr_time_sec(apr_time_now()), &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, CA_LOGNO(00102)
+                      "ClientAPIEndpoint %s (%s) cannot be used: %s", d->public_id,
+                      d->defined_at, err ? err : "database error");
+    }
+}
+
+void ca_dbd_sync_declared(request_rec *r, ca_db_t *db)
+{
+    ca_server_conf *sc = ap_get_module_config(r->server->module_config, &clientapi_module);
+    int i;
+
+    if (sc->declared_synced) {
+        return;
+    }
+#if APR_HAS_THREADS
+    if (sync_mutex) {
+        apr_thread_mutex_lock(sync_mutex);
+    }
+#endif
+    if (!sc->declared_synced) {
+        for (i = 0; i < sc->endpoints->nelts; i++) {
+            sync_one(r, db, &APR_ARRAY_IDX(sc->endpoints, i, ca_declared_endpoint_t));
+        }
+        sc->declared_synced = 1;
+    }
+#if APR_HAS_THREADS
+    if (sync_mutex) {
+        apr_thread_mutex_unlock(sync_mutex);
+    }
+#endif
 }

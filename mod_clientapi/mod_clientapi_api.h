@@ -1,0 +1,60 @@
+/* mod_clientapi: state of one caller request to a scoped endpoint, shared by the handler
+ * (mod_clientapi_api.c), the provider proxy (mod_clientapi_proxy.c) and the request log
+ * (mod_clientapi_log.c). */
+#ifndef MOD_CLIENTAPI_API_H
+#define MOD_CLIENTAPI_API_H
+
+#include "httpd.h"
+#include "mod_clientapi.h"
+#include "ca_provider.h"
+#include "ca_route.h"
+#include "ca_store.h"
+
+typedef struct {
+    request_rec *r;
+    ca_server_conf *sc;
+    ca_dir_conf *dc;
+    apr_time_t start;
+    apr_array_header_t *params;        /* ca_http_param_t of the query, NULL if malformed */
+    ca_route_t route;
+    ca_db_t db;
+    int have_db;
+
+    const ca_endpoint_t *ep;           /* authenticated endpoint */
+    const char *endpoint_id;           /* set once the key matched the URL's endpoint */
+    int read_write;
+    int client_scope;
+    const ca_provider_t *prov;
+    const ca_provider_resource_t *res;
+    const ca_provider_nested_t *nested;
+
+    /* for the request log */
+    int status;
+    long item_count;                   /* -1: not a list */
+    const char *record_id;
+    const char *error_code;
+    const char *error_detail;
+} ca_api_req_t;
+
+/* The request's state (NULL when the request did not go through the API handler). */
+ca_api_req_t *ca_api_req(request_rec *r);
+
+/* problem+json answer, remembering code and detail for the request log. */
+int ca_api_fail(request_rec *r, ca_api_req_t *q, int status, const char *code,
+                const char *detail);
+
+/* The absolute URL of an endpoint as callers reach it. */
+const char *ca_api_endpoint_url(request_rec *r, const ca_dir_conf *dc, const char *ep_id);
+
+/* A JSON answer. */
+int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, apr_size_t len);
+
+/* mod_clientapi_proxy.c */
+int ca_proxy_list(request_rec *r, ca_api_req_t *q);
+int ca_proxy_get(request_rec *r, ca_api_req_t *q);
+int ca_proxy_nested(request_rec *r, ca_api_req_t *q);
+int ca_proxy_create(request_rec *r, ca_api_req_t *q);
+int ca_proxy_write_item(request_rec *r, ca_api_req_t *q);
+int ca_proxy_compat(request_rec *r, ca_api_req_t *q);
+
+#endif /* MOD_CLIENTAPI_API_H */
