@@ -63,6 +63,8 @@ build_tree() {
     fi
     say "make"
     make -s -j"$(nproc)" >/dev/null
+    # the unit test programs too (built, not run: prove runs them through t/core/*.t)
+    make -s -j"$(nproc)" check TESTS= >/dev/null
 }
 
 # Private PostgreSQL cluster owned by the current user: pg_start DIR PORT

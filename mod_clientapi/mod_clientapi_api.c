@@ -30,10 +30,23 @@ static const char *method_name(request_rec *r)
     return r->header_only ? "HEAD" : r->method;
 }
 
+/* The <Location> the handler is bound to. Our own per-directory record exists only where one
+ * of our directives appears in the section, so the section's path comes from core's record
+ * (the innermost <Location> merged for this request). */
+static const char *location_of(request_rec *r, const ca_dir_conf *dc)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+
+    if (dc && dc->location) {
+        return dc->location;
+    }
+    return (cd && cd->d && *cd->d == '/' && !cd->d_is_fnmatch) ? cd->d : "/";
+}
+
 /* The path below the handler's <Location>. */
 static const char *path_below(request_rec *r, const ca_dir_conf *dc)
 {
-    const char *loc = dc->location ? dc->location : "/";
+    const char *loc = location_of(r, dc);
     size_t n = strlen(loc);
 
     while (n && loc[n - 1] == '/') {
@@ -48,7 +61,7 @@ static const char *path_below(request_rec *r, const ca_dir_conf *dc)
 /* The absolute URL of an endpoint as callers reach it. */
 const char *ca_api_endpoint_url(request_rec *r, const ca_dir_conf *dc, const char *ep_id)
 {
-    const char *loc = dc->location ? dc->location : "";
+    const char *loc = location_of(r, dc);
     size_t n = strlen(loc);
 
     while (n && loc[n - 1] == '/') {
@@ -169,7 +182,8 @@ int ca_api_fail(request_rec *r, ca_api_req_t *q, int status, const char *code,
                                     !strcmp(code, "key_missing") ? "invalid_request"
                                                                  : "invalid_token"));
     }
-    return ca_problem(r, status, code, detail);
+    ca_problem(r, status, code, detail);
+    return CA_ANSWERED;
 }
 
 /* Endpoint by key hash. Endpoints declared in httpd.conf are in the database too (synced
@@ -283,7 +297,7 @@ static int send_json(request_rec *r, ca_api_req_t *q, int status, const char *ct
     if (!r->header_only && len) {
         ap_rwrite(body, (int)len, r);
     }
-    return OK;
+    return CA_ANSWERED;
 }
 
 int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, apr_size_t len)
@@ -371,12 +385,38 @@ static int dispatch(request_rec *r, ca_api_req_t *q)
     }
 }
 
+/* Dot segments ("/./", "/../", also %-encoded) in the URL as sent: httpd would resolve them to
+ * another URL of the same endpoint; callers get 404 instead of a silent rewrite. */
+static int has_dot_segment(const char *raw)
+{
+    const char *s;
+
+    if (!raw) {
+        return 0;
+    }
+    if (ap_strcasestr(raw, "%2e")) {
+        return 1;
+    }
+    for (s = raw; (s = strstr(s, "/.")); s++) {
+        if (s[2] == '/' || s[2] == '\0' || (s[2] == '.' && (s[3] == '/' || s[3] == '\0'))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int api(request_rec *r, ca_api_req_t *q)
 {
     const char *path, *why = NULL;
+    char *raw;
     int st;
 
-    apr_table_setn(r->headers_out, "X-Request-Id", ca_request_id(r));
+    ca_request_id(r); /* sets X-Request-Id on every answer */
+    /* the request line as sent (httpd normalises r->uri and r->parsed_uri.path) */
+    raw = apr_pstrdup(r->pool, r->unparsed_uri ? r->unparsed_uri : "");
+    raw[strcspn(raw, "?#")] = '\0';
+    path = has_dot_segment(raw) ? NULL : path_below(r, q->dc);
+    ca_route_parse(r->pool, path ? path : "", &q->route);
     if (ca_http_parse_form(r->pool, r->args ? r->args : "", r->args ? strlen(r->args) : 0,
                            &q->params, &why) != APR_SUCCESS) {
         q->params = NULL;
@@ -388,8 +428,6 @@ static int api(request_rec *r, ca_api_req_t *q)
                            "keys are not accepted in the query string: send "
                            "'Authorization: Bearer <key>'; treat this key as exposed");
     }
-    path = path_below(r, q->dc);
-    ca_route_parse(r->pool, path ? path : "", &q->route);
     if (q->route.kind == CA_ROUTE_NONE) {
         return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", q->route.why);
     }
@@ -402,13 +440,15 @@ static int api(request_rec *r, ca_api_req_t *q)
 int ca_api_handler(request_rec *r)
 {
     ca_api_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
+    int st;
 
     q->r = r;
     q->start = r->request_time ? r->request_time : apr_time_now();
     q->sc = ap_get_module_config(r->server->module_config, &clientapi_module);
     q->dc = ap_get_module_config(r->per_dir_config, &clientapi_module);
     ap_set_module_config(r->request_config, &clientapi_module, q);
-    return api(r, q);
+    st = api(r, q);
+    return st == CA_ANSWERED ? OK : st;
 }
 
 ca_api_req_t *ca_api_req(request_rec *r)

@@ -10,6 +10,10 @@
 #include "ca_route.h"
 #include "ca_store.h"
 
+/* What the functions of the request path return: OK to go on, CA_ANSWERED once an answer
+ * (problem or data) was sent; the handler turns CA_ANSWERED into OK for httpd. */
+#define CA_ANSWERED (-2)
+
 typedef struct {
     request_rec *r;
     ca_server_conf *sc;
@@ -39,14 +43,14 @@ typedef struct {
 /* The request's state (NULL when the request did not go through the API handler). */
 ca_api_req_t *ca_api_req(request_rec *r);
 
-/* problem+json answer, remembering code and detail for the request log. */
+/* problem+json answer, remembering code and detail for the request log: CA_ANSWERED. */
 int ca_api_fail(request_rec *r, ca_api_req_t *q, int status, const char *code,
                 const char *detail);
 
 /* The absolute URL of an endpoint as callers reach it. */
 const char *ca_api_endpoint_url(request_rec *r, const ca_dir_conf *dc, const char *ep_id);
 
-/* A JSON answer. */
+/* A JSON answer: CA_ANSWERED. */
 int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, apr_size_t len);
 
 /* mod_clientapi_proxy.c */

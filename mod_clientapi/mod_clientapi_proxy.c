@@ -24,7 +24,6 @@
 #include "ca_openapi.h"
 #include "ca_scope.h"
 
-#define ANSWERED (-2)      /* a problem answer was sent: the handler returns OK */
 #define NOT_IN_SCOPE (-3)  /* missing or out of scope, nothing sent yet (CALL_QUIET_404) */
 #define CALL_QUIET_404 1   /* a provider 404 is returned as NOT_IN_SCOPE, not answered */
 #define CA_PARENT_DEPTH 3  /* parent chains (attachment -> job) are short */
@@ -96,15 +95,14 @@ static int provider_credential(request_rec *r, ca_api_req_t *q, const char **val
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00302)
                       "ClientAPISecretKeyFile is not set: provider credentials cannot be "
                       "decrypted (request %s)", ca_request_id(r));
-        ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
+        return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
                     "this server is not configured to call providers");
-        return ANSWERED;
     }
     if (!q->have_db) {
         if (ca_dbd_acquire(r, &q->db) != APR_SUCCESS) {
             ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                         "the database is unavailable; try again shortly");
-            return ANSWERED;
+            return CA_ANSWERED;
         }
         q->have_db = 1;
     }
@@ -122,7 +120,7 @@ static int provider_credential(request_rec *r, ca_api_req_t *q, const char **val
             ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                         "the database is unavailable; try again shortly");
         }
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     if (q->prov->auth.mode == CA_AUTH_API_KEY) {
         field = "api_key";
@@ -136,7 +134,7 @@ static int provider_credential(request_rec *r, ca_api_req_t *q, const char **val
         ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "reauthorization_required",
                     "the provider connection has no credentials; its owner must connect it "
                     "again");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     rv = ca_conn_open(r->pool, q->sc->keyring, c->id, field, sealed, &plain, &err);
     if (rv != APR_SUCCESS) {
@@ -146,7 +144,7 @@ static int provider_credential(request_rec *r, ca_api_req_t *q, const char **val
         ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "reauthorization_required",
                     "the provider connection's credentials cannot be used; its owner must "
                     "connect it again");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     *value = plain;
     *tenant = c->tenant_id;
@@ -230,7 +228,7 @@ static const char *provider_excerpt(apr_pool_t *p, const ca_http_response_t *res
     return s;
 }
 
-/* Map a provider answer that is not a success. Returns ANSWERED. */
+/* Map a provider answer that is not a success. Returns CA_ANSWERED. */
 static int provider_failure(request_rec *r, ca_api_req_t *q, const ca_http_response_t *resp,
                             int is_write)
 {
@@ -242,11 +240,10 @@ static int provider_failure(request_rec *r, ca_api_req_t *q, const ca_http_respo
         ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
                     apr_psprintf(r->pool, "the provider's rate limit was reached; retry in %d s",
                                  secs));
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     if (st == HTTP_NOT_FOUND || st == HTTP_GONE) {
-        ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
-        return ANSWERED;
+        return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
     }
     if (st == HTTP_UNAUTHORIZED) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, CA_LOGNO(00305)
@@ -255,28 +252,26 @@ static int provider_failure(request_rec *r, ca_api_req_t *q, const ca_http_respo
         ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "reauthorization_required",
                     "the provider refused this connection's credentials; its owner must "
                     "authorize it again");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     if (is_write && (st == HTTP_BAD_REQUEST || st == HTTP_CONFLICT
                      || st == HTTP_UNPROCESSABLE_ENTITY)) {
-        ca_api_fail(r, q, st == HTTP_CONFLICT ? HTTP_CONFLICT : HTTP_UNPROCESSABLE_ENTITY,
+        return ca_api_fail(r, q, st == HTTP_CONFLICT ? HTTP_CONFLICT : HTTP_UNPROCESSABLE_ENTITY,
                     "provider_rejected",
                     apr_pstrcat(r->pool, "the provider rejected the write: ",
                                 provider_excerpt(r->pool, resp), NULL));
-        return ANSWERED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, CA_LOGNO(00306)
                   "provider %s answered %d for connection %" APR_INT64_T_FMT " (request %s)",
                   q->prov->name, st, q->ep->connection_id, ca_request_id(r));
-    ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error",
+    return ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error",
                 apr_psprintf(r->pool, "the provider answered with status %d", st));
-    return ANSWERED;
 }
 
 /*
  * One provider call. `call` is a template; vars fill its placeholders; query is extra
  * ca_http_param_t pairs. On success *out is a 2xx answer; otherwise the caller's answer was
- * sent and ANSWERED returned (404 from the provider included).
+ * sent and CA_ANSWERED returned (404 from the provider included).
  */
 static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call_t *call,
                          apr_table_t *vars, apr_array_header_t *query, const char *body,
@@ -294,16 +289,14 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     apr_status_t rv;
 
     if (!client) {
-        ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
-        return ANSWERED;
+        return ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
     if (q->prov->api.style != CA_API_REST) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00307)
                       "provider %s uses an API style this module version cannot call",
                       q->prov->name);
-        ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
+        return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
                     "this endpoint's provider is not supported by this server");
-        return ANSWERED;
     }
     if ((st = provider_credential(r, q, &cred, &tenant)) != OK) {
         return st;
@@ -316,8 +309,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         if (flags & CALL_QUIET_404) {
             return NOT_IN_SCOPE;
         }
-        ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
-        return ANSWERED;
+        return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
     }
     for (i = 0; call->query && i < call->query->nelts; i++) {
         const ca_provider_kv_t *kv = &APR_ARRAY_IDX(call->query, i, ca_provider_kv_t);
@@ -334,8 +326,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     url = ca_http_build_url(r->pool, ca_provider_api_url(r->pool, q->prov, ""), path,
                             params, &err);
     if (!url) {
-        ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request cannot be expressed");
-        return ANSWERED;
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request cannot be expressed");
     }
     apr_table_setn(headers, q->prov->auth.header ? q->prov->auth.header : "Authorization",
                    (q->prov->auth.scheme && !*q->prov->auth.scheme)
@@ -391,7 +382,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
                         apr_pstrcat(r->pool, "the provider could not be reached: ",
                                     resp && resp->reason ? resp->reason : "error", NULL));
         }
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     if ((flags & CALL_QUIET_404) && (resp->status == HTTP_NOT_FOUND
                                      || resp->status == HTTP_GONE)) {
@@ -432,9 +423,8 @@ static int unwrap_cursor(ca_api_req_t *q, const char *res, const char *in, const
     if (!q->sc->keyring || strlen(in) > 4096
         || ca_open(q->r->pool, q->sc->keyring, cursor_aad(q, res), in, &plain, &len, &err)
            != APR_SUCCESS) {
-        ca_api_fail(q->r, q, HTTP_BAD_REQUEST, "bad_request",
+        return ca_api_fail(q->r, q, HTTP_BAD_REQUEST, "bad_request",
                     "invalid cursor: use the next_cursor of a previous page of this endpoint");
-        return ANSWERED;
     }
     *out = plain;
     return OK;
@@ -461,8 +451,7 @@ static void ctx_for(ca_api_req_t *q, const ca_provider_resource_t *res, const ca
 
 static int not_found(request_rec *r, ca_api_req_t *q)
 {
-    ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
-    return ANSWERED;
+    return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", "no such record");
 }
 
 static int unusable(request_rec *r, ca_api_req_t *q, const char *err)
@@ -471,15 +460,14 @@ static int unusable(request_rec *r, ca_api_req_t *q, const char *err)
                   "provider %s sent an unusable answer for connection %" APR_INT64_T_FMT
                   ": %s (request %s)", q->prov->name, q->ep->connection_id,
                   err ? err : "", ca_request_id(r));
-    ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error",
+    return ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error",
                 "the provider's answer was not valid JSON of the expected shape");
-    return ANSWERED;
 }
 
 /*
  * Fetch one record of `res` and decide whether it is in scope, following parent records
  * (e.g. a line item through its invoice) up to CA_PARENT_DEPTH. Returns OK with *item filled,
- * NOT_IN_SCOPE (missing and out of scope alike; nothing sent) or ANSWERED (provider or
+ * NOT_IN_SCOPE (missing and out of scope alike; nothing sent) or CA_ANSWERED (provider or
  * database trouble, answered).
  */
 static int check_in_scope(request_rec *r, ca_api_req_t *q, const ca_provider_resource_t *res,
@@ -622,10 +610,9 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
             continue;
         }
         if (apr_hash_get(seen, in->name, APR_HASH_KEY_STRING)) {
-            ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+            return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                         apr_psprintf(r->pool, "query parameter '%s' is given more than once",
                                      ap_escape_html(r->pool, in->name)));
-            return ANSWERED;
         }
         apr_hash_set(seen, in->name, APR_HASH_KEY_STRING, "");
         if (!strcmp(in->name, "limit")) {
@@ -634,9 +621,8 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
             long cap = ca_conf_max_limit(q->sc);
             ca_http_param_t *pm;
             if (!*in->value || *end || v < 1) {
-                ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+                return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                             "limit must be a positive integer");
-                return ANSWERED;
             }
             if (pg->max_limit > 0 && pg->max_limit < cap) {
                 cap = pg->max_limit;
@@ -660,10 +646,9 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
             *pm = *in;
         }
         else {
-            ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+            return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                         apr_psprintf(r->pool, "unknown query parameter '%s' for %s",
                                      ap_escape_html(r->pool, in->name), res->name));
-            return ANSWERED;
         }
     }
     if (!apr_hash_get(seen, "limit", APR_HASH_KEY_STRING) && pg->limit_param) {
@@ -694,7 +679,7 @@ static int list_call(request_rec *r, ca_api_req_t *q, const ca_provider_resource
                      apr_array_header_t *skip)
 {
     const ca_http_response_t *resp;
-    apr_array_header_t *params;
+    apr_array_header_t *params = NULL;
     const char *cursor_sent = NULL, *err = NULL, *hdr = NULL;
     ca_scope_t scope;
     ca_scope_ctx_t ctx;
@@ -744,12 +729,11 @@ static int do_list(request_rec *r, ca_api_req_t *q, const ca_provider_resource_t
         ca_scope_item_t parent;
         int st;
         if (!pid || !*pid) {
-            ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+            return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                         apr_psprintf(r->pool, "%s are listed through their %s: use "
                                      "?%s=<id> or /%s/<id>/%s", res->name,
                                      res->parent->resource->name, res->parent->param,
                                      res->parent->resource->name, res->name));
-            return ANSWERED;
         }
         if (!ca_route_valid_id(pid)) {
             return not_found(r, q);
@@ -765,7 +749,7 @@ static int do_list(request_rec *r, ca_api_req_t *q, const ca_provider_resource_t
 int ca_proxy_list(request_rec *r, ca_api_req_t *q)
 {
     int st = do_list(r, q, q->res, NULL);
-    return st == ANSWERED ? OK : st;
+    return st;
 }
 
 int ca_proxy_get(request_rec *r, ca_api_req_t *q)
@@ -775,7 +759,7 @@ int ca_proxy_get(request_rec *r, ca_api_req_t *q)
 
     q->record_id = q->route.id;
     if ((st = fetch_in_scope(r, q, q->res, q->route.id, 0, &item)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     return send_record(r, q, HTTP_OK, item.json, item.json_len, 0);
 }
@@ -788,12 +772,12 @@ int ca_proxy_nested(request_rec *r, ca_api_req_t *q)
 
     q->record_id = q->route.id;
     if ((st = fetch_in_scope(r, q, q->res, q->route.id, 0, &parent)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     vars = base_vars(q);
     apr_table_setn(vars, "parent_id", q->route.id);
     st = list_call(r, q, q->nested->resource, q->nested->list, vars, q->route.id, NULL);
-    return st == ANSWERED ? OK : st;
+    return st;
 }
 
 /* First value of a query parameter and how many times it was given. */
@@ -823,9 +807,8 @@ int ca_proxy_compat(request_rec *r, ca_api_req_t *q)
     name = param_first(q->params, "resource", &n_res);
     id = param_first(q->params, "id", &n_id);
     if (!name || n_res != 1 || n_id > 1) {
-        ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                     "give exactly one resource=<name> (and at most one id=<id>)");
-        return OK;
     }
     res = ca_route_valid_resource(name) ? ca_provider_resource(q->prov, name) : NULL;
     if (!res && ca_route_valid_resource(name)) {
@@ -833,16 +816,15 @@ int ca_proxy_compat(request_rec *r, ca_api_req_t *q)
         res = ca_provider_resource(q->prov, apr_pstrcat(r->pool, name, "s", NULL));
     }
     if (!res || !ca_endpoint_resource_visible(res, q->client_scope)) {
-        ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found",
+        return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found",
                     "this endpoint has no such resource");
-        return OK;
     }
     q->res = res;
     if (id) {
         ca_scope_item_t item;
         q->record_id = id;
         if ((st = fetch_in_scope(r, q, res, id, 0, &item)) != OK) {
-            return st == ANSWERED ? OK : st;
+            return st;
         }
         return send_record(r, q, HTTP_OK, item.json, item.json_len, 1);
     }
@@ -851,7 +833,7 @@ int ca_proxy_compat(request_rec *r, ca_api_req_t *q)
         APR_ARRAY_PUSH(skip, const char *) = "id";
     }
     st = do_list(r, q, res, skip);
-    return st == ANSWERED ? OK : st;
+    return st;
 }
 
 /* ---- writes ------------------------------------------------------------------------ */
@@ -866,29 +848,25 @@ static int read_json_body(request_rec *r, ca_api_req_t *q, const char **body, ap
 
     if (!ct || !(semi = apr_pstrdup(r->pool, ct))
         || (strtok(semi, "; \t"), strcasecmp(semi, "application/json"))) {
-        ca_api_fail(r, q, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+        return ca_api_fail(r, q, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                     "send the body as application/json");
-        return ANSWERED;
     }
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
-        ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request body cannot be read");
-        return ANSWERED;
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request body cannot be read");
     }
     if (r->remaining > limit) {
-        ca_api_fail(r, q, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+        return ca_api_fail(r, q, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                     apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT " bytes",
                                  limit));
-        return ANSWERED;
     }
     buf = apr_palloc(r->pool, cap + 1);
     if (ap_should_client_block(r)) {
         while ((n = ap_get_client_block(r, buf + size, cap - size)) > 0) {
             size += (apr_size_t)n;
             if ((apr_off_t)size > limit) {
-                ca_api_fail(r, q, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                return ca_api_fail(r, q, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                             apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
                                          " bytes", limit));
-                return ANSWERED;
             }
             if (size == cap) {
                 char *bigger = apr_palloc(r->pool, cap * 2 + 1);
@@ -898,8 +876,7 @@ static int read_json_body(request_rec *r, ca_api_req_t *q, const char **body, ap
             }
         }
         if (n < 0) {
-            ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request body was cut off");
-            return ANSWERED;
+            return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request", "the request body was cut off");
         }
     }
     buf[size] = '\0';
@@ -920,14 +897,12 @@ static int scope_write(request_rec *r, ca_api_req_t *q, ca_scope_write_e op, con
     ctx_for(q, q->res, &scope, parent_id, &ctx);
     rv = ca_scope_write_body(r->pool, &ctx, op, body, len, out, &err);
     if (rv == CA_SCOPE_EVIOLATION) {
-        ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
+        return ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
                     err ? err : "the body names another company or client");
-        return ANSWERED;
     }
     if (rv != APR_SUCCESS) {
-        ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                     err ? err : "the body must be a JSON object");
-        return ANSWERED;
     }
     /* a parent named by the body (e.g. a line item's invoice) must be in scope too */
     if (out->parent_id && (!parent_id || strcmp(parent_id, out->parent_id))) {
@@ -935,15 +910,13 @@ static int scope_write(request_rec *r, ca_api_req_t *q, ca_scope_write_e op, con
         int st;
         if (!q->res->parent || !q->res->parent->resource
             || !ca_route_valid_id(out->parent_id)) {
-            ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
+            return ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
                         "the body names a parent record outside this endpoint's scope");
-            return ANSWERED;
         }
         st = check_in_scope(r, q, q->res->parent->resource, out->parent_id, 1, &parent);
         if (st == NOT_IN_SCOPE) {
-            ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
+            return ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "scope_violation",
                         "the body names a parent record outside this endpoint's scope");
-            return ANSWERED;
         }
         if (st != OK) {
             return st;
@@ -963,9 +936,8 @@ static int idem_begin(request_rec *r, ca_api_req_t *q, const char *key, const ch
 
     *replayed = 0;
     if (strlen(key) > 255 || !*key) {
-        ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                     "Idempotency-Key must be 1 to 255 characters");
-        return ANSWERED;
     }
     *key_hash = ca_sha256_hex(r->pool, key, strlen(key));
     req_hash = ca_sha256_hex(r->pool, apr_pstrcat(r->pool, q->res->name, "\n",
@@ -981,28 +953,27 @@ static int idem_begin(request_rec *r, ca_api_req_t *q, const char *key, const ch
                       "idempotency record: %s (request %s)", err ? err : "", ca_request_id(r));
         ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                     "the database is unavailable; try again shortly");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     rv = ca_store_idem_get(r->pool, &q->db, q->ep->id, *key_hash, now, &rec, &err);
     if (rv != APR_SUCCESS || !rec) {
         ca_api_fail(r, q, HTTP_CONFLICT, "idempotency_conflict",
                     "a request with this Idempotency-Key is being processed; retry shortly");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     if (strcmp(rec->request_hash, req_hash)) {
-        ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "idempotency_key_reused",
+        return ca_api_fail(r, q, HTTP_UNPROCESSABLE_ENTITY, "idempotency_key_reused",
                     "this Idempotency-Key was used with a different request");
-        return ANSWERED;
     }
     if (!rec->status || !rec->body) {
         ca_api_fail(r, q, HTTP_CONFLICT, "idempotency_conflict",
                     "a request with this Idempotency-Key is being processed; retry shortly");
-        return ANSWERED;
+        return CA_ANSWERED;
     }
     apr_table_setn(r->headers_out, "Idempotent-Replayed", "true");
     *replayed = 1;
     ca_api_send(r, q, rec->status, rec->body, strlen(rec->body));
-    return ANSWERED;
+    return CA_ANSWERED;
 }
 
 static void idem_end(request_rec *r, ca_api_req_t *q, const char *key_hash, int status,
@@ -1041,13 +1012,12 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
 
     if (!q->res->create) {
         apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD");
-        ca_api_fail(r, q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+        return ca_api_fail(r, q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                     "records of this resource cannot be created");
-        return OK;
     }
     if ((st = read_json_body(r, q, &body, &len)) != OK
         || (st = scope_write(r, q, CA_SCOPE_WRITE_CREATE, body, len, NULL, &w)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     if (idem) {
         if (!q->have_db) {
@@ -1059,7 +1029,7 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
             q->have_db = 1;
         }
         if ((st = idem_begin(r, q, idem, body, len, &idem_hash, &replayed)) != OK) {
-            return st == ANSWERED ? OK : st;
+            return st;
         }
     }
     st = call_provider(r, q, q->res->create, base_vars(q), NULL, w.body, w.body_len, idem, 0,
@@ -1068,7 +1038,7 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
         if (idem_hash) {
             idem_end(r, q, idem_hash, q->status, NULL);
         }
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     /* the created record as the provider returned it (when it returns one) */
     {
@@ -1120,22 +1090,21 @@ int ca_proxy_write_item(request_rec *r, ca_api_req_t *q)
     call = m == M_PATCH ? q->res->update : m == M_PUT ? q->res->replace : q->res->del;
     if (!call) {
         apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD");
-        ca_api_fail(r, q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+        return ca_api_fail(r, q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                     "this operation is not available for this resource");
-        return OK;
     }
     if (m != M_DELETE && (st = read_json_body(r, q, &body, &len)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     /* the record must be in scope before anything is written */
     if ((st = fetch_in_scope(r, q, q->res, q->route.id, 0, &item)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     if (m != M_DELETE) {
         st = scope_write(r, q, m == M_PATCH ? CA_SCOPE_WRITE_UPDATE : CA_SCOPE_WRITE_REPLACE,
                          body, len, item.parent_id, &w);
         if (st != OK) {
-            return st == ANSWERED ? OK : st;
+            return st;
         }
         body = w.body;
         len = w.body_len;
@@ -1143,7 +1112,7 @@ int ca_proxy_write_item(request_rec *r, ca_api_req_t *q)
     vars = base_vars(q);
     apr_table_setn(vars, "id", q->route.id);
     if ((st = call_provider(r, q, call, vars, NULL, body, len, NULL, 0, &resp)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     if (m == M_DELETE) {
         q->status = HTTP_NO_CONTENT;
@@ -1164,7 +1133,7 @@ int ca_proxy_write_item(request_rec *r, ca_api_req_t *q)
     }
     /* the provider answered without the record (or with one we cannot show): re-read it */
     if ((st = fetch_in_scope(r, q, q->res, q->route.id, 0, &item)) != OK) {
-        return st == ANSWERED ? OK : st;
+        return st;
     }
     return send_record(r, q, HTTP_OK, item.json, item.json_len, 0);
 }

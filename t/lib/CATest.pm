@@ -92,4 +92,154 @@ CONF
     return ($? >> 8, $out);
 }
 
+# ---- the clientapi command and seeded data -------------------------------------------
+
+my $SEQ = 0;
+sub unique { return join '', $_[0] // 'x', $$, '_', time, '_', ++$SEQ }
+
+sub write_file {
+    my ($path, $content) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $content;
+    close $fh;
+    chmod 0600, $path;
+    return $path;
+}
+
+# Run ./clientapi against the suite's database and key file: (exit code, stdout, stderr).
+sub clientapi {
+    my (@args) = @_;
+    local $ENV{CLIENTAPI_DBD_DRIVER} = 'pgsql';
+    local $ENV{CLIENTAPI_DBD_PARAMS} = $ENV{CA_PG_PARAMS};
+    local $ENV{CLIENTAPI_KEY_FILE} = "$STATE/secret.keys";
+    my $out = "$STATE/cli.out.$$";
+    my $err = "$STATE/cli.err.$$";
+    my $cmd = join ' ', map { my $a = $_; $a =~ s/'/'\\''/g; "'$a'" } "$ROOT/clientapi", @args;
+    system("$cmd >$out 2>$err </dev/null");
+    my $rc = $? >> 8;
+    my ($o, $e) = map { local $/; open my $fh, '<', $_ or die $!; my $x = <$fh>; close $fh; unlink $_; $x }
+                  ($out, $err);
+    return ($rc, $o, $e);
+}
+
+sub clientapi_ok {
+    my ($rc, $out, $err) = clientapi(@_);
+    die "clientapi @_[0..1] failed ($rc): $err" if $rc;
+    return $out;
+}
+
+sub seed_user {
+    my $email = unique('user') . '@example.test';
+    my $pw = write_file("$STATE/pw.$$", "correct horse battery staple\n");
+    clientapi_ok('useradd', '--email', $email, '--password-file', $pw);
+    unlink $pw;
+    return $email;
+}
+
+# A provider connection seeded with credentials the sandbox issued:
+# seed_connection(provider => 'sandbox'|'clientcommander', login => 'demo', expires_in => N)
+sub seed_connection {
+    my (%o) = @_;
+    my $provider = $o{provider} || 'sandbox';
+    my $login = $o{login} || 'demo';
+    my $email = $o{user} || seed_user();
+    my @secret;
+    my $account = $login eq 'demo' ? 'acc_demo' : 'acc_other';
+    if ($provider eq 'clientcommander') {
+        my $key = $login eq 'demo' ? 'ccmd_live_demo_0123456789abcdef'
+                                   : 'ccmd_live_other_fedcba9876543210';
+        @secret = ('--api-key-file', write_file("$STATE/apikey.$$", "$key\n"));
+    }
+    else {
+        my $tok = sandbox(POST => '/_sandbox/tokens', { user => $login,
+            (defined $o{expires_in} ? (expires_in => $o{expires_in}) : ()),
+            ($o{scope} ? (scope => $o{scope}) : ()) });
+        die "sandbox issued no token" unless $tok && $tok->{access_token};
+        @secret = ('--access-token-file', write_file("$STATE/at.$$", "$tok->{access_token}\n"),
+                   '--refresh-token-file', write_file("$STATE/rt.$$", "$tok->{refresh_token}\n"),
+                   '--expires-in', $tok->{expires_in} // 3600);
+    }
+    my $out = clientapi_ok('connection', 'add', '--user', $email, '--provider', $provider,
+                           '--account-id', $account, '--label', "$login account", @secret);
+    unlink "$STATE/at.$$", "$STATE/rt.$$", "$STATE/apikey.$$";
+    my ($id) = $out =~ /^(\d+)\s*$/m or die "no connection id in: $out";
+    return $id;
+}
+
+# seed_endpoint(connection => N, scope => 'company:co_acme', mode => 'read-only', @extra)
+sub seed_endpoint {
+    my (%o) = @_;
+    my @extra = @{ $o{extra} || [] };
+    my $out = clientapi_ok('endpoint', 'add', '--connection', $o{connection},
+                           '--scope', $o{scope}, '--mode', $o{mode} || 'read-only', @extra);
+    my ($ep) = $out =~ /^endpoint: (ep_\S+)/m or die "no endpoint in: $out";
+    my ($key) = $out =~ /^key: (cak_\S+)/m or die "no key in: $out";
+    return ($ep, $key);
+}
+
+# ---- calling the module through the running Apache::Test server --------------------
+
+sub base_url {
+    require Apache::Test;
+    require Apache::TestRequest;
+    my $cfg = Apache::Test::config();
+    return 'http://' . Apache::TestRequest::hostport($cfg);
+}
+
+# api(METHOD => '/api/ep_x/jobs', key => K, headers => {...}, json => {...}, body => '...')
+sub api {
+    my ($method, $path, %o) = @_;
+    require HTTP::Request;
+    my $req = HTTP::Request->new($method => base_url() . $path);
+    $req->header(Authorization => "Bearer $o{key}") if defined $o{key};
+    my %h = %{ $o{headers} || {} };
+    $req->header($_ => $h{$_}) for keys %h;
+    if (exists $o{json}) {
+        $req->header('Content-Type' => 'application/json') unless exists $h{'Content-Type'};
+        $req->content($JSON->encode($o{json}));
+    }
+    elsif (defined $o{body}) {
+        $req->content($o{body});
+    }
+    my $res = ua()->request($req);
+    return wantarray ? ($res, decode($res->decoded_content)) : $res;
+}
+
+# Sandbox journal sequence marks: what reached the provider since a mark.
+sub journal_mark {
+    my $w = sandbox(GET => '/_sandbox/writes');
+    my $r = sandbox(GET => '/_sandbox/requests');
+    my $max = sub { my $l = shift; my $m = 0; for (@{ $l->{data} || [] }) { $m = $_->{seq} if $_->{seq} > $m } $m };
+    return { writes => $max->($w), requests => $max->($r) };
+}
+
+sub writes_since {
+    my ($mark) = @_;
+    my $w = sandbox(GET => "/_sandbox/writes?since=$mark->{writes}");
+    return [ grep { $_->{seq} > $mark->{writes} } @{ $w->{data} || [] } ];
+}
+
+sub requests_since {
+    my ($mark) = @_;
+    my $r = sandbox(GET => "/_sandbox/requests?since=$mark->{requests}");
+    return [ grep { $_->{seq} > $mark->{requests} } @{ $r->{data} || [] } ];
+}
+
+# Run a cmocka unit test binary built by `make` (t/unit/test_X) with TAP output; its output
+# is this test file's output.
+sub run_unit {
+    my ($name) = @_;
+    my $bin = "$ROOT/t/unit/$name";
+    unless (-x $bin) {
+        print "1..1\nnot ok 1 - $bin was not built (run make)\n";
+        exit 1;
+    }
+    $ENV{CMOCKA_MESSAGE_OUTPUT} = 'TAP';
+    $ENV{CA_SQL_DIR} ||= "$ROOT/sql";
+    $ENV{CA_TEST_DATA} ||= "$ROOT/t/unit/data";
+    $ENV{CA_PROVIDER_DIR} ||= "$ROOT/conf/providers";
+    chdir $ROOT or die "$ROOT: $!";
+    exec $bin or die "exec $bin: $!";
+}
+
 1;
