@@ -56,7 +56,7 @@ subtest 'daemon on an ephemeral loopback port' => sub {
 
 $t->get_ok('/')->status_is(200)->json_like('/warning', qr/never/)
     ->header_like('X-Request-Id', qr/\Areq_/);
-$t->get_ok('/_sandbox/health')->status_is(200)->json_is('/ok', 1);
+$t->get_ok('/_sandbox/health')->status_is(200)->json_is('/ok', Mojo::JSON::true);
 
 # Unknown paths: JSON 404, never HTML
 $t->get_ok('/nope')->status_is(404)->json_is('/error', 'not_found')

@@ -70,7 +70,7 @@ subtest 'reset' => sub {
     $t->delete_ok('/api/v1/clients/cl_acme_1' => $h)->status_is(204);
     $t->post_ok('/_sandbox/config' => json => {access_ttl => 5})->status_is(200);
     $t->post_ok('/_sandbox/faults' => json => {status => 500, path => 'nothing-matches'});
-    $t->post_ok('/_sandbox/reset')->status_is(200)->json_is('/ok', 1);
+    $t->post_ok('/_sandbox/reset')->status_is(200)->json_is('/ok', Mojo::JSON::true);
 
     $t->get_ok('/api/v1/clients/cl_acme_1' => $h)->status_is(401, 'tokens cleared');
     my $new = {Authorization => 'Bearer ' . issue_token($t)->{access_token}};
