@@ -108,14 +108,15 @@ stop_pidfile() {
 
 # Re-run this script as the unprivileged user when started as root (Apache::Test refuses
 # root, and PostgreSQL's initdb too). The tree is copied to a place that user owns.
+# reexec_unprivileged SCRIPT TREE ARGS...: the copy lives in ~$CA_TEST_USER/TREE.
 reexec_unprivileged() {
-    local script=$1; shift
+    local script=$1 tree=$2; shift 2
     [ "$(id -u)" = 0 ] || return 0
     id "$CA_TEST_USER" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash \
         "$CA_TEST_USER"
     local home dest
     home=$(getent passwd "$CA_TEST_USER" | cut -d: -f6)
-    dest=${CA_WORK_TREE:-$home/work}
+    dest=${CA_WORK_TREE:-$home/$tree}
     say "running as user $CA_TEST_USER in $dest (started as root)"
     mkdir -p "$dest"
     # copy the tree, keeping a previous build where sources did not change

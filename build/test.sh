@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
-reexec_unprivileged test.sh "$@"
+reexec_unprivileged test.sh work "$@"
 
 cfg=()
 [ "${CA_SANITIZERS:-}" = 1 ] && cfg+=(--enable-sanitizers) && export CA_RECONFIGURE=1
@@ -49,7 +49,7 @@ echo "sandbox-secret" >"$state/sandbox-client.secret"
 chmod 600 "$state/secret.keys" "$state/sandbox-client.secret"
 
 [ -x t/TEST ] || perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
-t/TEST -apxs "$(command -v apxs)" -configure >/dev/null
+t/TEST -apxs "$(command -v apxs)" -port select -configure >/dev/null
 t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
 
 say "running the suite"

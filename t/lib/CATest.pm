@@ -106,12 +106,16 @@ sub write_file {
     return $path;
 }
 
+# The database and key file ./clientapi works on: the suite's PostgreSQL unless a test
+# points it elsewhere with local $CATest::CLI = { driver => ..., params => ..., keys => ... }.
+our $CLI;
+
 # Run ./clientapi against the suite's database and key file: (exit code, stdout, stderr).
 sub clientapi {
     my (@args) = @_;
-    local $ENV{CLIENTAPI_DBD_DRIVER} = 'pgsql';
-    local $ENV{CLIENTAPI_DBD_PARAMS} = $ENV{CA_PG_PARAMS};
-    local $ENV{CLIENTAPI_KEY_FILE} = "$STATE/secret.keys";
+    local $ENV{CLIENTAPI_DBD_DRIVER} = $CLI ? $CLI->{driver} : 'pgsql';
+    local $ENV{CLIENTAPI_DBD_PARAMS} = $CLI ? $CLI->{params} : $ENV{CA_PG_PARAMS};
+    local $ENV{CLIENTAPI_KEY_FILE} = $CLI ? $CLI->{keys} : "$STATE/secret.keys";
     my $out = "$STATE/cli.out.$$";
     my $err = "$STATE/cli.err.$$";
     my $cmd = join ' ', map { my $a = $_; $a =~ s/'/'\\''/g; "'$a'" } "$ROOT/clientapi", @args;
@@ -179,7 +183,10 @@ sub seed_endpoint {
 
 # ---- calling the module through the running Apache::Test server --------------------
 
+our $BASE_URL;   # a test talking to another httpd than Apache::Test's sets this
+
 sub base_url {
+    return $BASE_URL if $BASE_URL;
     require Apache::Test;
     require Apache::TestRequest;
     my $cfg = Apache::Test::config();
