@@ -44,9 +44,26 @@ export CA_PROVIDER_DIR=$CA_ROOT/conf/providers CA_MODULES_DIR=$(apxs -q LIBEXECD
 export PERL5LIB=$CA_ROOT/t/lib:$CA_ROOT/sandbox/lib${PERL5LIB:+:$PERL5LIB}
 
 # secrets the test configuration reads (never inline in httpd.conf)
-./clientapi keygen --kid k1 >"$state/secret.keys"
+./clientapi keygen --kid k1 >"$state/secret.keys" 2>/dev/null
 echo "sandbox-secret" >"$state/sandbox-client.secret"
 chmod 600 "$state/secret.keys" "$state/sandbox-client.secret"
+
+# an endpoint declared in httpd.conf (t/api/declared.t), on a Client Commander connection:
+# its API key is static, so sandbox resets by other tests do not touch it
+export CLIENTAPI_DBD_DRIVER=pgsql CLIENTAPI_DBD_PARAMS=$CA_PG_PARAMS
+export CLIENTAPI_KEY_FILE=$state/secret.keys
+printf 'declared endpoint owner\n' | ./clientapi useradd --email declared@example.test >/dev/null
+(umask 077; echo ccmd_live_demo_0123456789abcdef >"$state/ccmd")
+CA_DECLARED_CONN=$(./clientapi connection add --user declared@example.test \
+    --provider clientcommander --account-id acc_demo --api-key-file "$state/ccmd" 2>/dev/null)
+rm -f "$state/ccmd"
+declared=$(./clientapi key --connection "$CA_DECLARED_CONN" --scope company:acc_demo \
+    --mode read-only)
+(umask 077; sed -n 's/^key: //p' <<<"$declared" >"$state/declared.key")
+CA_DECLARED_EP=$(sed -n 's/^ClientAPIEndpoint \(ep_[^ ]*\) .*/\1/p' <<<"$declared")
+CA_DECLARED_HASH=$(sed -n 's/.* key=\(sha256:[0-9a-f]*\).*/\1/p' <<<"$declared")
+export CA_DECLARED_CONN CA_DECLARED_EP CA_DECLARED_HASH
+unset CLIENTAPI_DBD_DRIVER CLIENTAPI_DBD_PARAMS CLIENTAPI_KEY_FILE
 
 [ -x t/TEST ] || perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
 t/TEST -apxs "$(command -v apxs)" -port select -configure >/dev/null
