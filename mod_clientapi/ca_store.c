@@ -75,6 +75,11 @@
 /* endpoints that hang off a connection */
 #define EP_OF_CONN "(SELECT id FROM endpoints WHERE connection_id = %lld)"
 
+/* usage per bucket: 4xx, 5xx, items */
+#define USAGE_SUMS \
+    " sum(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END)," \
+    " sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), sum(COALESCE(item_count, 0))"
+
 const ca_statement_t ca_store_statements[] = {
     /* --- endpoints ------------------------------------------------------ */
     {CA_SQL_ENDPOINT_BY_KEY,
@@ -354,6 +359,50 @@ const ca_statement_t ca_store_statements[] = {
      " AND (%lld IS NULL OR user_id = %lld) ORDER BY id DESC LIMIT %lld"},
     {CA_SQL_AUDIT_PURGE,
      "DELETE FROM audit_events WHERE created_at < %lld"},
+
+    /* --- dashboard, contact form ---------------------------------------- */
+    {CA_SQL_CONNECTIONS_LIST,
+     "SELECT c.id, c.user_id, c.provider, c.account_id, c.account_label, c.auth_mode,"
+     " c.scopes, c.expires_at, c.status, c.last_refresh_at, c.created_at, c.updated_at,"
+     " u.email, CASE WHEN c.access_token_enc IS NULL AND c.refresh_token_enc IS NULL"
+     " AND c.api_key_enc IS NULL AND c.client_secret_enc IS NULL THEN 0 ELSE 1 END,"
+     " (SELECT count(*) FROM endpoints e WHERE e.connection_id = c.id)"
+     " FROM provider_connections c JOIN users u ON u.id = c.user_id"
+     " WHERE (%lld IS NULL OR c.user_id = %lld) AND c.id > %lld"
+     " ORDER BY c.id LIMIT %lld"},
+    {CA_SQL_ENDPOINTS_LIST,
+     "SELECT " EP_COLS ", u.email" EP_FROM_CURRENT
+     " LEFT JOIN users u ON u.id = e.user_id"
+     " WHERE (%lld IS NULL OR e.user_id = %lld) AND e.id > %lld"
+     " ORDER BY e.id LIMIT %lld"},
+    {CA_SQL_REQUEST_LOGS_BY_USER,
+     "SELECT " LOG_COLS " FROM request_logs WHERE endpoint_id IN"
+     " (SELECT public_id FROM endpoints WHERE user_id = %lld) AND" LOG_FILTERS},
+    {CA_SQL_REQUEST_LOG_GET,
+     "SELECT " LOG_COLS " FROM request_logs WHERE id = %lld"},
+    {CA_SQL_USAGE_ENDPOINT,
+     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
+     " FROM request_logs WHERE endpoint_id = %s AND ts >= %lld AND ts < %lld"
+     " GROUP BY 1 ORDER BY 1"},
+    {CA_SQL_USAGE_USER,
+     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
+     " FROM request_logs WHERE endpoint_id IN"
+     " (SELECT public_id FROM endpoints WHERE user_id = %lld)"
+     " AND ts >= %lld AND ts < %lld GROUP BY 1 ORDER BY 1"},
+    {CA_SQL_USAGE_ALL,
+     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
+     " FROM request_logs WHERE ts >= %lld AND ts < %lld GROUP BY 1 ORDER BY 1"},
+    {CA_SQL_DURATIONS_ENDPOINT,
+     "SELECT ts, duration_us FROM request_logs WHERE endpoint_id = %s"
+     " AND ts >= %lld AND ts < %lld"},
+    {CA_SQL_DURATIONS_USER,
+     "SELECT ts, duration_us FROM request_logs WHERE endpoint_id IN"
+     " (SELECT public_id FROM endpoints WHERE user_id = %lld)"
+     " AND ts >= %lld AND ts < %lld"},
+    {CA_SQL_DURATIONS_ALL,
+     "SELECT ts, duration_us FROM request_logs WHERE ts >= %lld AND ts < %lld"},
+    {CA_SQL_CONTACTS_COUNT_BY_IP,
+     "SELECT count(*) FROM contact_messages WHERE ip = %s AND created_at >= %lld"},
 
     {NULL, NULL}
 };

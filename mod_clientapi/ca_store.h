@@ -625,6 +625,219 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
                             apr_int64_t log_retention_sec, apr_int64_t *purged,
                             const char **perr);
 
+
+/* ---------------------------------------------------------------------------
+ * Dashboard, sessions, login throttling, contact form
+ * (mod_clientapi_dashboard.c, mod_clientapi_session.c, mod_clientapi_contact.c)
+ * ------------------------------------------------------------------------- */
+
+/* Statements (arguments in order; "i" = integer, "s" = text). */
+#define CA_SQL_CONNECTIONS_LIST       "ca_connections_list"
+    /* i user_id (twice; NULL: every user), i after_id, i limit -> id, user_id,
+     * provider, account_id, account_label, auth_mode, scopes, expires_at, status,
+     * last_refresh_at, created_at, updated_at, u.email, has_credentials (0/1),
+     * endpoint count. No sealed column is selected. */
+#define CA_SQL_ENDPOINTS_LIST         "ca_endpoints_list"
+    /* i user_id (twice; NULL: every user), i after_id, i limit -> the 26
+     * ENDPOINT columns + the owner's email */
+#define CA_SQL_REQUEST_LOGS_BY_USER   "ca_request_logs_by_user"
+    /* i user_id (logs of the endpoints the user owns), then the arguments of
+     * CA_SQL_REQUEST_LOGS_ALL */
+#define CA_SQL_REQUEST_LOG_GET        "ca_request_log_get"       /* i id -> LOG */
+#define CA_SQL_USAGE_ENDPOINT         "ca_usage_endpoint"
+    /* i bucket_sec (twice), s endpoint, i since, i until -> bucket_start,
+     * requests, errors_4xx, errors_5xx, items (per bucket, oldest first) */
+#define CA_SQL_USAGE_USER             "ca_usage_user"
+    /* i bucket_sec (twice), i user_id, i since, i until -> as above */
+#define CA_SQL_USAGE_ALL              "ca_usage_all"
+    /* i bucket_sec (twice), i since, i until -> as above */
+#define CA_SQL_DURATIONS_ENDPOINT     "ca_durations_endpoint"
+    /* s endpoint, i since, i until -> ts, duration_us */
+#define CA_SQL_DURATIONS_USER         "ca_durations_user"  /* i user_id, i since, i until */
+#define CA_SQL_DURATIONS_ALL          "ca_durations_all"   /* i since, i until */
+#define CA_SQL_CONTACTS_COUNT_BY_IP   "ca_contacts_count_by_ip"
+    /* s ip, i since -> count */
+
+/* A provider connection as the dashboard lists it: never a secret. */
+typedef struct {
+    apr_int64_t id;
+    apr_int64_t user_id;
+    const char *provider;
+    const char *account_id;
+    const char *account_label;
+    const char *auth_mode;
+    const char *scopes;
+    apr_int64_t expires_at;         /* 0: unknown / none */
+    const char *status;
+    apr_int64_t last_refresh_at;
+    apr_int64_t created_at;
+    apr_int64_t updated_at;
+    const char *owner_email;
+    int has_credentials;            /* some sealed secret is stored */
+    int endpoint_count;
+} ca_connection_info_t;
+
+/* Connections ordered by id, after after_id, at most limit (1..1000) of them;
+ * user_id 0: every user's. *list: ca_connection_info_t *. */
+apr_status_t ca_store_connections_list(apr_pool_t *pool, ca_db_t *db,
+                                       apr_int64_t user_id, apr_int64_t after_id,
+                                       int limit, apr_array_header_t **list,
+                                       const char **perr);
+
+/* An endpoint with its owner's email (NULL when it has no owner). */
+typedef struct {
+    ca_endpoint_t *ep;
+    const char *owner_email;
+} ca_endpoint_listed_t;
+
+/* Endpoints ordered by id, after after_id, at most limit (1..1000); user_id 0:
+ * every user's. *list: ca_endpoint_listed_t. */
+apr_status_t ca_store_endpoints_list(apr_pool_t *pool, ca_db_t *db,
+                                     apr_int64_t user_id, apr_int64_t after_id,
+                                     int limit, apr_array_header_t **list,
+                                     const char **perr);
+
+/* Keys of an endpoint, newest first (hints only). */
+typedef struct {
+    apr_int64_t id;
+    const char *key_hint;
+    apr_int64_t created_at;
+    apr_int64_t expires_at;         /* 0: current key */
+    apr_int64_t revoked_at;         /* 0: not revoked */
+} ca_key_info_t;
+
+/* *keys: ca_key_info_t * */
+apr_status_t ca_store_keys_by_endpoint(apr_pool_t *pool, ca_db_t *db,
+                                       apr_int64_t endpoint_id,
+                                       apr_array_header_t **keys, const char **perr);
+
+/* As ca_store_request_logs_list, restricted to the logs of the endpoints that
+ * user_id owns (f->endpoint_id is ignored). */
+apr_status_t ca_store_request_logs_of_user(apr_pool_t *pool, ca_db_t *db,
+                                           apr_int64_t user_id,
+                                           const ca_log_filter_t *f,
+                                           apr_array_header_t **logs,
+                                           const char **perr);
+
+/* One request log row; CA_DB_ENOTFOUND for an unknown id. */
+apr_status_t ca_store_request_log_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                      ca_request_log_t **log, const char **perr);
+
+/* Usage per time bucket of request logs with since <= ts < until: of one
+ * endpoint (endpoint_id, public id), else of the endpoints user_id owns
+ * (user_id != 0), else of every endpoint. Only buckets with requests. */
+typedef struct {
+    apr_int64_t t;                  /* bucket start: ts rounded down to bucket_sec */
+    apr_int64_t requests;
+    apr_int64_t errors_4xx;
+    apr_int64_t errors_5xx;
+    apr_int64_t items;              /* sum of item counts */
+} ca_usage_bucket_t;
+
+/* *buckets: ca_usage_bucket_t, oldest first. bucket_sec >= 1. */
+apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_id,
+                            apr_int64_t user_id, apr_int64_t since, apr_int64_t until,
+                            apr_int64_t bucket_sec, apr_array_header_t **buckets,
+                            const char **perr);
+
+/* Request time and duration of each request in the same selection (for
+ * percentiles), in no particular order. */
+typedef struct {
+    apr_int64_t ts;
+    apr_int64_t duration_us;
+} ca_usage_sample_t;
+
+/* *samples: ca_usage_sample_t */
+apr_status_t ca_store_usage_samples(apr_pool_t *pool, ca_db_t *db,
+                                    const char *endpoint_id, apr_int64_t user_id,
+                                    apr_int64_t since, apr_int64_t until,
+                                    apr_array_header_t **samples, const char **perr);
+
+/* users: login throttling and password change */
+apr_status_t ca_store_user_login_failed(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                        int max_failures, apr_int64_t lock_until,
+                                        apr_int64_t now, const char **perr);
+apr_status_t ca_store_user_login_ok(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                    const char **perr);
+/* One transaction: new password hash, every session of the user ended, login
+ * lock lifted. *ended (may be NULL) = sessions deleted. */
+apr_status_t ca_store_user_set_password(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                        const char *password_hash, apr_int64_t now,
+                                        int *ended, const char **perr);
+/* Record a login attempt (email lower-cased; email or ip may be NULL). */
+apr_status_t ca_store_login_attempt(apr_pool_t *pool, ca_db_t *db, const char *email,
+                                    const char *ip, apr_int64_t ts, int success,
+                                    const char **perr);
+/* Failed attempts since `since` by address / by (lower-cased) email. */
+apr_status_t ca_store_login_failures_by_ip(apr_pool_t *pool, ca_db_t *db,
+                                           const char *ip, apr_int64_t since,
+                                           apr_int64_t *count, const char **perr);
+apr_status_t ca_store_login_failures_by_email(apr_pool_t *pool, ca_db_t *db,
+                                              const char *email, apr_int64_t since,
+                                              apr_int64_t *count, const char **perr);
+
+/* sessions: s->id_hash, user_id, csrf_token_hash, created_at, last_seen_at,
+ * expires_at, ip, user_agent are stored. */
+apr_status_t ca_store_session_insert(apr_pool_t *pool, ca_db_t *db,
+                                     const ca_session_t *s, const char **perr);
+apr_status_t ca_store_session_touch(apr_pool_t *pool, ca_db_t *db, const char *id_hash,
+                                    apr_int64_t now, apr_int64_t expires_at,
+                                    const char **perr);
+/* Deleting a session that does not exist is not an error. */
+apr_status_t ca_store_session_delete(apr_pool_t *pool, ca_db_t *db, const char *id_hash,
+                                     const char **perr);
+
+/* contact messages */
+typedef struct {
+    apr_int64_t id;
+    const char *name;
+    const char *email;
+    const char *company;            /* NULL when not given */
+    const char *message;
+    const char *ip;
+    apr_int64_t created_at;
+    apr_int64_t handled_at;         /* 0: not handled */
+} ca_contact_t;
+
+/* Store a message (c->id and c->created_at are set from now). */
+apr_status_t ca_store_contact_insert(apr_pool_t *pool, ca_db_t *db, ca_contact_t *c,
+                                     apr_int64_t now, const char **perr);
+/* Messages stored from ip since `since`. */
+apr_status_t ca_store_contacts_count_by_ip(apr_pool_t *pool, ca_db_t *db,
+                                           const char *ip, apr_int64_t since,
+                                           apr_int64_t *count, const char **perr);
+/* Newest first, ids below before_id (0: from the newest), at most limit
+ * (1..1000). *list: ca_contact_t * */
+apr_status_t ca_store_contacts_page(apr_pool_t *pool, ca_db_t *db,
+                                    apr_int64_t before_id, int limit,
+                                    apr_array_header_t **list, const char **perr);
+/* Mark handled at `at` (0: not handled). CA_DB_ENOTFOUND for an unknown id. */
+apr_status_t ca_store_contact_set_handled(apr_pool_t *pool, ca_db_t *db,
+                                          apr_int64_t id, apr_int64_t at,
+                                          const char **perr);
+apr_status_t ca_store_contact_delete(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                     const char **perr);
+
+/* audit trail */
+typedef struct {
+    apr_int64_t id;
+    apr_int64_t user_id;            /* 0: system / configuration */
+    const char *actor_email;
+    const char *action;
+    const char *target_kind;
+    const char *target_id;
+    const char *detail;
+    const char *ip;
+    apr_int64_t created_at;
+} ca_audit_event_t;
+
+/* Newest first, ids below before_id (0: from the newest); NULL / 0 filters
+ * match every event; at most limit (1..1000). *list: ca_audit_event_t * */
+apr_status_t ca_store_audit_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t before_id,
+                                 const char *target_kind, const char *target_id,
+                                 apr_int64_t user_id, int limit,
+                                 apr_array_header_t **list, const char **perr);
+
 #ifdef __cplusplus
 }
 #endif
