@@ -13,6 +13,29 @@
 #include "mod_clientapi_api.h"
 #include "ca_http.h"
 
+#define CA_LAST_USED_GRANULARITY 60 /* seconds: last_used_at is written at most this often */
+
+/* last_used_at without a write per request: only when the value read at authentication is
+ * older than the granularity (the UPDATE's own condition absorbs concurrent requests). */
+static void touch_endpoint(request_rec *r, ca_api_req_t *q, ca_db_t *db)
+{
+    apr_int64_t now = apr_time_sec(q->start);
+    const char *args[3], *err = NULL;
+    apr_status_t rv;
+
+    if (!q->ep || !q->endpoint_id || q->ep->last_used_at > now - CA_LAST_USED_GRANULARITY) {
+        return;
+    }
+    args[0] = apr_ltoa(r->pool, (long)now);
+    args[1] = apr_ltoa(r->pool, (long)q->ep->id);
+    args[2] = apr_ltoa(r->pool, (long)(now - CA_LAST_USED_GRANULARITY));
+    rv = ca_db_exec(r->pool, db, CA_SQL_ENDPOINT_TOUCH, 3, args, NULL, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, CA_LOGNO(00402)
+                      "last_used_at of %s not updated: %s", q->endpoint_id, err ? err : "");
+    }
+}
+
 static const char *clip(apr_pool_t *p, const char *s, apr_size_t max)
 {
     return (s && strlen(s) > max) ? apr_pstrndup(p, s, max) : s;
@@ -57,6 +80,7 @@ int ca_log_transaction(request_rec *r)
     else {
         db = q->db;
     }
+    touch_endpoint(r, q, &db);
     rv = ca_store_request_log_insert(r->pool, &db, &log, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, CA_LOGNO(00401)

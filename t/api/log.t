@@ -61,6 +61,28 @@ my ($kq) = grep { ($_->{error_code} // '') eq 'key_in_query' } values %$rows;
 ok($kq, 'the key_in_query request is logged');
 unlike($kq->{query} // '', qr/\Q$key\E|cak_/, 'but its key is redacted');
 
+# last_used_at: set by use, without a write per request
+my ($used) = $dbh->selectrow_array('SELECT last_used_at FROM endpoints WHERE public_id = ?',
+                                   undef, $ep);
+ok($used && $used > time - 600, 'last_used_at is set');
+$dbh->do('UPDATE endpoints SET last_used_at = 12345 WHERE public_id = ?', undef, $ep);
+CATest::api(GET => "/api/$ep/clients", key => $key);
+for (1 .. 50) {
+    ($used) = $dbh->selectrow_array('SELECT last_used_at FROM endpoints WHERE public_id = ?',
+                                    undef, $ep);
+    last if $used != 12345;
+    sleep 0.1;
+}
+ok($used > time - 600, 'an old last_used_at is refreshed by the next call');
+$dbh->do('UPDATE endpoints SET last_used_at = ? WHERE public_id = ?', undef, time - 5, $ep);
+my ($before) = $dbh->selectrow_array('SELECT last_used_at FROM endpoints WHERE public_id = ?',
+                                     undef, $ep);
+CATest::api(GET => "/api/$ep/clients", key => $key) for 1 .. 3;
+sleep 0.3;
+my ($after) = $dbh->selectrow_array('SELECT last_used_at FROM endpoints WHERE public_id = ?',
+                                    undef, $ep);
+is($after, $before, 'a recent last_used_at is not rewritten by every call');
+
 # no secret anywhere: request logs, endpoint rows, connection rows, error log
 my $dump = join "\n", map { join ' ', map { $_ // '' } @$_ }
     @{ $dbh->selectall_arrayref('SELECT * FROM request_logs') },
