@@ -62,6 +62,40 @@ for my $case (@bad) {
     like($out, $re, "message names the directive: $line");
 }
 
+# a broken provider file stops httpd -t naming the file, the field and the reason
+{
+    open my $in, '<', "$providers/sandbox.json" or die $!;
+    my $json = do { local $/; <$in> };
+    close $in;
+    my @broken = (
+        [ 'unknown kind', sub { $_[0] =~ s/"kind": "field", "path": "company_id"/"kind": "fieldd", "path": "company_id"/ },
+          qr{sandbox\.json: resources\.clients\.scope\.company: unknown kind 'fieldd'} ],
+        [ 'unknown key', sub { $_[0] =~ s/"display_name":/"display_nam":/ },
+          qr{sandbox\.json: display_nam\b.*unknown} ],
+        [ 'not JSON', sub { $_[0] =~ s/\}\s*\z// },
+          qr{sandbox\.json: .*(JSON|json)} ],
+    );
+    for my $b (@broken) {
+        my ($name, $edit, $re) = @$b;
+        my $copy = $json;
+        $edit->($copy) or die "fixture edit failed: $name";
+        mkdir "$tmp/prov-$name";
+        CATest::write_file("$tmp/prov-$name/sandbox.json", $copy);
+        my ($rc, $out) = CATest::configtest(qq{ClientAPIProviderFile "$tmp/prov-$name"});
+        isnt($rc, 0, "broken provider file ($name) refused");
+        like($out, qr/ClientAPIProviderFile: /, "$name: names the directive");
+        like($out, $re, "$name: names file, field and reason") or diag($out);
+    }
+    my ($rc, $out) = CATest::configtest(qq{ClientAPIProviderFile "$providers"\n}
+        . qq{ClientAPIProviderURL nosuch https://api.example.com});
+    isnt($rc, 0, 'an override for an unknown provider is refused');
+    like($out, qr/no ClientAPIProviderFile defines a provider named 'nosuch'/, 'saying so');
+    ($rc, $out) = CATest::configtest(qq{ClientAPIProviderFile "$providers"\n}
+        . qq{ClientAPIProviderClient sandbox id env:CA_SURELY_UNSET_VARIABLE});
+    isnt($rc, 0, 'a client secret from an unset variable is refused');
+    like($out, qr/CA_SURELY_UNSET_VARIABLE is not set/, 'naming the variable');
+}
+
 # what an admin pastes must never be echoed back when it may be a secret
 (undef, $out) = CATest::configtest('ClientAPIProviderClient sandbox id s3cr3t-inline');
 unlike($out, qr/s3cr3t-inline/, 'an inline secret is not echoed in the error');
