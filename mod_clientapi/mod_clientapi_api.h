@@ -9,6 +9,7 @@
 #include "ca_provider.h"
 #include "ca_route.h"
 #include "ca_store.h"
+#include "ca_http.h"
 
 /* What the functions of the request path return: OK to go on, CA_ANSWERED once an answer
  * (problem or data) was sent; the handler turns CA_ANSWERED into OK for httpd. */
@@ -53,7 +54,14 @@ const char *ca_api_endpoint_url(request_rec *r, const ca_dir_conf *dc, const cha
 /* A JSON answer: CA_ANSWERED. */
 int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, apr_size_t len);
 
+/* mod_clientapi_token.c: the credential for the endpoint's connection, renewing OAuth access
+ * tokens before expiry, or after a provider refused `stale` (NULL normally). */
+int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char **cred,
+                 const char **tenant);
+
 /* mod_clientapi_proxy.c */
+ca_http_client_t *ca_proxy_http_client(request_rec *r);
+void ca_proxy_http_options(ca_api_req_t *q, ca_http_options_t *o);
 int ca_proxy_list(request_rec *r, ca_api_req_t *q);
 int ca_proxy_get(request_rec *r, ca_api_req_t *q);
 int ca_proxy_nested(request_rec *r, ca_api_req_t *q);

@@ -33,7 +33,7 @@
 
 static ca_http_client_t *process_client; /* prefork: no current thread */
 
-static ca_http_client_t *thread_client(request_rec *r)
+ca_http_client_t *ca_proxy_http_client(request_rec *r)
 {
     apr_thread_t *t = r->connection->current_thread;
     ca_http_client_t *c = NULL;
@@ -67,7 +67,7 @@ static ca_http_client_t *thread_client(request_rec *r)
     return c;
 }
 
-static void upstream_options(ca_api_req_t *q, ca_http_options_t *o)
+void ca_proxy_http_options(ca_api_req_t *q, ca_http_options_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->connect_timeout_ms = q->sc->connect_timeout_ms > 0 ? q->sc->connect_timeout_ms : 0;
@@ -79,76 +79,6 @@ static void upstream_options(ca_api_req_t *q, ca_http_options_t *o)
     o->user_agent = apr_psprintf(q->r->pool, "mod_clientapi/%s (%s)", CA_VERSION,
                                  q->sc->deployment ? q->sc->deployment
                                                    : q->r->server->server_hostname);
-}
-
-/* ---- the connection's credential ---------------------------------------------------- */
-
-static int provider_credential(request_rec *r, ca_api_req_t *q, const char **value,
-                               const char **tenant)
-{
-    ca_connection_t *c = NULL;
-    const char *err = NULL, *field, *sealed;
-    char *plain = NULL;
-    apr_status_t rv;
-
-    if (!q->sc->keyring) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00302)
-                      "ClientAPISecretKeyFile is not set: provider credentials cannot be "
-                      "decrypted (request %s)", ca_request_id(r));
-        return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
-                    "this server is not configured to call providers");
-    }
-    if (!q->have_db) {
-        if (ca_dbd_acquire(r, &q->db) != APR_SUCCESS) {
-            ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "the database is unavailable; try again shortly");
-            return CA_ANSWERED;
-        }
-        q->have_db = 1;
-    }
-    rv = ca_store_connection_get(r->pool, &q->db, q->ep->connection_id, &c, &err);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, rv == CA_DB_ENOTFOUND ? APLOG_WARNING : APLOG_ERR, rv, r,
-                      CA_LOGNO(00303) "connection %" APR_INT64_T_FMT " of endpoint %s: %s "
-                      "(request %s)", q->ep->connection_id, q->ep->public_id,
-                      err ? err : "not found", ca_request_id(r));
-        if (rv == CA_DB_ENOTFOUND) {
-            ca_api_fail(r, q, HTTP_FORBIDDEN, "endpoint_inactive",
-                        "the provider connection of this endpoint no longer exists");
-        }
-        else {
-            ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "the database is unavailable; try again shortly");
-        }
-        return CA_ANSWERED;
-    }
-    if (q->prov->auth.mode == CA_AUTH_API_KEY) {
-        field = "api_key";
-        sealed = c->api_key_enc;
-    }
-    else {
-        field = "access_token";
-        sealed = c->access_token_enc;
-    }
-    if (!sealed || !*sealed) {
-        ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "reauthorization_required",
-                    "the provider connection has no credentials; its owner must connect it "
-                    "again");
-        return CA_ANSWERED;
-    }
-    rv = ca_conn_open(r->pool, q->sc->keyring, c->id, field, sealed, &plain, &err);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, CA_LOGNO(00304)
-                      "cannot decrypt the %s of connection %" APR_INT64_T_FMT ": %s "
-                      "(request %s)", field, c->id, err ? err : "", ca_request_id(r));
-        ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "reauthorization_required",
-                    "the provider connection's credentials cannot be used; its owner must "
-                    "connect it again");
-        return CA_ANSWERED;
-    }
-    *value = plain;
-    *tenant = c->tenant_id;
-    return OK;
 }
 
 /* ---- calling the provider ---------------------------------------------------------- */
@@ -278,7 +208,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
                          apr_size_t body_len, const char *idem_key, int flags,
                          const ca_http_response_t **out)
 {
-    ca_http_client_t *client = thread_client(r);
+    ca_http_client_t *client = ca_proxy_http_client(r);
     ca_http_request_t req;
     ca_http_options_t opts;
     ca_http_response_t *resp = NULL;
@@ -298,7 +228,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
                     "this endpoint's provider is not supported by this server");
     }
-    if ((st = provider_credential(r, q, &cred, &tenant)) != OK) {
+    if ((st = ca_token_get(r, q, NULL, &cred, &tenant)) != OK) {
         return st;
     }
     if (tenant) {
@@ -348,7 +278,7 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     if (idem_key && q->prov->api.idempotency_header) {
         apr_table_setn(headers, q->prov->api.idempotency_header, idem_key);
     }
-    upstream_options(q, &opts);
+    ca_proxy_http_options(q, &opts);
     memset(&req, 0, sizeof(req));
     req.method = call->method;
     req.url = url;
@@ -371,6 +301,21 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         if (!resp || resp->result != CA_HTTP_ERR_RESET || is_write) {
             break;
         }
+    }
+    /* a provider 401 on an OAuth connection: renew the access token once and retry */
+    if (rv == APR_SUCCESS && resp->status == HTTP_UNAUTHORIZED
+        && q->prov->auth.mode != CA_AUTH_API_KEY) {
+        const char *fresh = NULL;
+        if ((st = ca_token_get(r, q, cred, &fresh, &tenant)) != OK) {
+            return st;
+        }
+        apr_table_setn(headers, q->prov->auth.header ? q->prov->auth.header : "Authorization",
+                       (q->prov->auth.scheme && !*q->prov->auth.scheme)
+                       ? fresh
+                       : apr_pstrcat(r->pool, q->prov->auth.scheme ? q->prov->auth.scheme
+                                                                   : "Bearer", " ", fresh,
+                                     NULL));
+        rv = ca_http_perform(client, &req, r->pool, &resp, &err);
     }
     if (rv != APR_SUCCESS) {
         if (resp && resp->result == CA_HTTP_ERR_TIMEOUT) {

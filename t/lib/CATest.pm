@@ -57,7 +57,8 @@ sub dbh {
     require DBI;
     my %p = map { split /=/, $_, 2 } split ' ', ($ENV{CA_PG_PARAMS} || die "CA_PG_PARAMS unset\n");
     return DBI->connect("dbi:Pg:dbname=$p{dbname};host=$p{host};port=$p{port}", $p{user}, '',
-                        { RaiseError => 1, AutoCommit => 1, PrintError => 0 });
+                        { RaiseError => 1, AutoCommit => 1, PrintError => 0,
+                          AutoInactiveDestroy => 1 });
 }
 
 sub httpd_bin {
@@ -95,6 +96,7 @@ CONF
 # ---- the clientapi command and seeded data -------------------------------------------
 
 my $SEQ = 0;
+our $LAST_TOKENS;
 sub unique { return join '', $_[0] // 'x', $$, '_', time, '_', ++$SEQ }
 
 sub write_file {
@@ -159,6 +161,7 @@ sub seed_connection {
             (defined $o{expires_in} ? (expires_in => $o{expires_in}) : ()),
             ($o{scope} ? (scope => $o{scope}) : ()) });
         die "sandbox issued no token" unless $tok && $tok->{access_token};
+        $LAST_TOKENS = $tok;
         @secret = ('--access-token-file', write_file("$STATE/at.$$", "$tok->{access_token}\n"),
                    '--refresh-token-file', write_file("$STATE/rt.$$", "$tok->{refresh_token}\n"),
                    '--expires-in', $tok->{expires_in} // 3600);
@@ -169,6 +172,12 @@ sub seed_connection {
     my ($id) = $out =~ /^(\d+)\s*$/m or die "no connection id in: $out";
     return $id;
 }
+
+# The sandbox tokens of the last seed_connection(provider => 'sandbox') (for tests that revoke
+# or inspect them).
+sub last_tokens { $LAST_TOKENS }
+
+sub sandbox_stats { sandbox(GET => '/_sandbox/stats') }
 
 # seed_endpoint(connection => N, scope => 'company:co_acme', mode => 'read-only', @extra)
 sub seed_endpoint {
