@@ -73,8 +73,12 @@ typedef struct {
     int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
     apr_off_t max_body_bytes;
 
-    /* Filled at post_config, read-only afterwards (shared by all threads). */
-    apr_hash_t *providers;                 /* name -> const ca_provider_t* */
+    apr_hash_t *loaded;                    /* name -> const ca_provider_t*, as in the files */
+
+    /* Filled at check_config, read-only afterwards (shared by all threads). A virtual host
+     * without ClientAPI directives shares its main server's record, so this is always
+     * derived from `loaded` afresh, never from itself. */
+    apr_hash_t *providers;                 /* name -> const ca_provider_t*, overrides applied */
     ca_keyring_t *keyring;
     volatile int declared_synced;          /* runtime: declared endpoints are in the db */
 } ca_server_conf;

@@ -36,7 +36,8 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->log_retention_days = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
-    sc->providers = apr_hash_make(p);
+    sc->loaded = apr_hash_make(p);
+    sc->providers = sc->loaded;
     return sc;
 }
 
@@ -64,7 +65,8 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->log_retention_days = MERGE_NUM(log_retention_days);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
-    sc->providers = apr_hash_overlay(p, add->providers, base->providers);
+    sc->loaded = apr_hash_overlay(p, add->loaded, base->loaded);
+    sc->providers = sc->loaded;
     return sc;
 }
 
@@ -212,13 +214,13 @@ static ca_provider_setting_t *setting_for(cmd_parms *cmd, const char *name)
 static const char *add_provider(cmd_parms *cmd, const ca_provider_t *def)
 {
     ca_server_conf *sc = sconf(cmd);
-    const ca_provider_t *old = apr_hash_get(sc->providers, def->name, APR_HASH_KEY_STRING);
+    const ca_provider_t *old = apr_hash_get(sc->loaded, def->name, APR_HASH_KEY_STRING);
 
     if (old) {
         return apr_psprintf(cmd->pool, "%s: provider '%s' is defined twice (%s and %s)",
                             cmd->cmd->name, def->name, old->file, def->file);
     }
-    apr_hash_set(sc->providers, def->name, APR_HASH_KEY_STRING, def);
+    apr_hash_set(sc->loaded, def->name, APR_HASH_KEY_STRING, def);
     return NULL;
 }
 
@@ -618,7 +620,7 @@ apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
 {
     ca_server_conf *sc = ap_get_module_config(s->module_config, &clientapi_module);
     apr_hash_index_t *hi;
-    apr_hash_t *providers = apr_hash_copy(pconf, sc->providers);
+    apr_hash_t *providers = apr_hash_copy(pconf, sc->loaded);
 
     for (hi = apr_hash_first(ptemp, sc->provider_settings); hi; hi = apr_hash_next(hi)) {
         ca_provider_setting_t *ps = apr_hash_this_val(hi);
