@@ -370,6 +370,16 @@ apr_status_t ca_migrate_run(apr_pool_t *pool, ca_db_t *db, const char *sql_dir,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (!strcmp(driver, "sqlite3")) {
+        /* WAL (kept in the file): readers, and httpd children preparing their statements,
+         * are not blocked by a writer; without it a child starting while another writes
+         * fails with "database is locked" (apr_dbd_sqlite3 does not retry a prepare) */
+        ca_db_rows_t *rows = NULL;
+        rv = ca_db_select_sql(pool, db, "PRAGMA journal_mode = WAL", &rows, perr);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     rv = ca_migrate_applied(pool, db, &have, &max, perr);
     if (rv != APR_SUCCESS) {
         return rv;
