@@ -404,6 +404,20 @@ const ca_statement_t ca_store_statements[] = {
     {CA_SQL_CONTACTS_COUNT_BY_IP,
      "SELECT count(*) FROM contact_messages WHERE ip = %s AND created_at >= %lld"},
 
+    /* --- provider connections: connect, reconnect, disconnect ----------- */
+    {CA_SQL_CONNECTION_FIND,
+     "SELECT id FROM provider_connections WHERE user_id = %lld AND provider = %s"
+     " AND account_id = %s ORDER BY id LIMIT 1"},
+    {CA_SQL_CONNECTION_SET_SECRETS,
+     "UPDATE provider_connections SET account_label = %s, auth_mode = %s,"
+     " access_token_enc = %s, refresh_token_enc = %s, api_key_enc = %s, client_id = %s,"
+     " client_secret_enc = %s, tenant_id = %s, scopes = %s, expires_at = %lld,"
+     " status = 'active', refresh_lock_until = NULL, refresh_lock_owner = NULL,"
+     " updated_at = %lld WHERE id = %lld"},
+    {CA_SQL_ENDPOINTS_DEACTIVATE_FOR_CONNECTION,
+     "UPDATE endpoints SET status = 'inactive', updated_at = %lld"
+     " WHERE connection_id = %lld AND status = 'active' AND managed_by_config = 0"},
+
     {NULL, NULL}
 };
 
@@ -1955,4 +1969,526 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
         *purged = total;
     }
     return rv;
+}
+
+/* ---------------------------------------------------------------------------
+ * Dashboard, sessions, login throttling, contact form
+ * ------------------------------------------------------------------------- */
+
+#define LIST_MAX 1000
+
+static const char *list_limit(apr_pool_t *pool, int limit)
+{
+    return ca_db_i64(pool, limit <= 0 ? 50 : (limit > LIST_MAX ? LIST_MAX : limit));
+}
+
+apr_status_t ca_store_connections_list(apr_pool_t *pool, ca_db_t *db,
+                                       apr_int64_t user_id, apr_int64_t after_id,
+                                       int limit, apr_array_header_t **list,
+                                       const char **perr)
+{
+    const char *uid = opt_i64(pool, user_id);
+    const char *a[] = {uid, uid, ca_db_i64(pool, after_id), list_limit(pool, limit)};
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *list = NULL;
+    rv = select_n(pool, db, CA_SQL_CONNECTIONS_LIST, NARGS(a), a, 15, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_connection_info_t *));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_connection_info_t *c = apr_pcalloc(pool, sizeof(*c));
+        c->id = col(r[0]);
+        c->user_id = col(r[1]);
+        c->provider = r[2];
+        c->account_id = r[3];
+        c->account_label = r[4];
+        c->auth_mode = r[5];
+        c->scopes = r[6];
+        c->expires_at = col(r[7]);
+        c->status = r[8];
+        c->last_refresh_at = col(r[9]);
+        c->created_at = col(r[10]);
+        c->updated_at = col(r[11]);
+        c->owner_email = r[12];
+        c->has_credentials = col(r[13]) != 0;
+        c->endpoint_count = (int)col(r[14]);
+        APR_ARRAY_PUSH(*list, ca_connection_info_t *) = c;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_endpoints_list(apr_pool_t *pool, ca_db_t *db,
+                                     apr_int64_t user_id, apr_int64_t after_id,
+                                     int limit, apr_array_header_t **list,
+                                     const char **perr)
+{
+    const char *uid = opt_i64(pool, user_id);
+    const char *a[] = {uid, uid, ca_db_i64(pool, after_id), list_limit(pool, limit)};
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *list = NULL;
+    rv = select_n(pool, db, CA_SQL_ENDPOINTS_LIST, NARGS(a), a, EP_NCOLS + 1, &rows,
+                  perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_endpoint_listed_t));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_endpoint_listed_t *l = apr_array_push(*list);
+        l->ep = endpoint_from_row(pool, r);
+        l->owner_email = r[EP_NCOLS];
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_keys_by_endpoint(apr_pool_t *pool, ca_db_t *db,
+                                       apr_int64_t endpoint_id,
+                                       apr_array_header_t **keys, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, endpoint_id)};
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *keys = NULL;
+    rv = select_n(pool, db, CA_SQL_KEYS_BY_ENDPOINT, NARGS(a), a, 5, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *keys = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_key_info_t *));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_key_info_t *k = apr_pcalloc(pool, sizeof(*k));
+        k->id = col(r[0]);
+        k->key_hint = r[1];
+        k->created_at = col(r[2]);
+        k->expires_at = col(r[3]);
+        k->revoked_at = col(r[4]);
+        APR_ARRAY_PUSH(*keys, ca_key_info_t *) = k;
+    }
+    return APR_SUCCESS;
+}
+
+static ca_request_log_t *log_from_row(apr_pool_t *pool, const char **r)
+{
+    ca_request_log_t *l = apr_pcalloc(pool, sizeof(*l));
+
+    l->id = col(r[0]);
+    l->endpoint_id = r[1];
+    l->ts = col(r[2]);
+    l->method = r[3];
+    l->resource = r[4];
+    l->record_id = r[5];
+    l->status = (int)col(r[6]);
+    l->item_count = ca_db_col_i64(r[7], -1);
+    l->duration_us = col(r[8]);
+    l->query = r[9];
+    l->error_code = r[10];
+    l->error_detail = r[11];
+    l->client_ip = r[12];
+    l->user_agent = r[13];
+    l->request_id = r[14];
+    return l;
+}
+
+apr_status_t ca_store_request_logs_of_user(apr_pool_t *pool, ca_db_t *db,
+                                           apr_int64_t user_id,
+                                           const ca_log_filter_t *f,
+                                           apr_array_header_t **logs,
+                                           const char **perr)
+{
+    ca_log_filter_t none;
+    const char *cts, *cid;
+    const char *a[15];
+    int n = 0, i, limit;
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+
+    *logs = NULL;
+    if (f == NULL) {
+        memset(&none, 0, sizeof(none));
+        f = &none;
+    }
+    limit = f->limit <= 0 ? 50 : (f->limit > 1000 ? 1000 : f->limit);
+    cts = f->cursor_ts ? ca_db_i64(pool, f->cursor_ts) : I64_MAX_STR;
+    cid = f->cursor_ts ? ca_db_i64(pool, f->cursor_id) : I64_MAX_STR;
+    a[n++] = ca_db_i64(pool, user_id);
+    a[n++] = ca_db_i64(pool, f->since);
+    a[n++] = f->until ? ca_db_i64(pool, f->until) : I64_MAX_STR;
+    a[n++] = ca_db_i64(pool, f->status_min);
+    a[n++] = f->status_max ? ca_db_i64(pool, f->status_max) : I64_MAX_STR;
+    a[n++] = f->method;
+    a[n++] = f->method;
+    a[n++] = f->resource;
+    a[n++] = f->resource;
+    a[n++] = cts;
+    a[n++] = cts;
+    a[n++] = cid;
+    a[n++] = ca_db_i64(pool, limit);
+    rv = select_n(pool, db, CA_SQL_REQUEST_LOGS_BY_USER, n, a, LOG_NCOLS, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *logs = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_request_log_t *));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        APR_ARRAY_PUSH(*logs, ca_request_log_t *) = log_from_row(pool, CA_DB_ROW(rows, i));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_request_log_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                      ca_request_log_t **log, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, id)};
+    const char **r;
+    apr_status_t rv = select_first(pool, db, CA_SQL_REQUEST_LOG_GET, NARGS(a), a,
+                                   LOG_NCOLS, &r, perr);
+
+    *log = rv == APR_SUCCESS ? log_from_row(pool, r) : NULL;
+    return rv;
+}
+
+apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_id,
+                            apr_int64_t user_id, apr_int64_t since, apr_int64_t until,
+                            apr_int64_t bucket_sec, apr_array_header_t **buckets,
+                            const char **perr)
+{
+    const char *b = ca_db_i64(pool, bucket_sec);
+    const char *a[5];
+    const char *label;
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int n = 0, i;
+
+    *buckets = NULL;
+    if (bucket_sec < 1) {
+        set_err(perr, "the bucket must be at least one second");
+        return APR_EINVAL;
+    }
+    a[n++] = b;
+    a[n++] = b;
+    if (endpoint_id) {
+        a[n++] = endpoint_id;
+        label = CA_SQL_USAGE_ENDPOINT;
+    }
+    else if (user_id) {
+        a[n++] = ca_db_i64(pool, user_id);
+        label = CA_SQL_USAGE_USER;
+    }
+    else {
+        label = CA_SQL_USAGE_ALL;
+    }
+    a[n++] = ca_db_i64(pool, since);
+    a[n++] = ca_db_i64(pool, until);
+    rv = select_n(pool, db, label, n, a, 5, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *buckets = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_usage_bucket_t));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_usage_bucket_t *u = apr_array_push(*buckets);
+        u->t = col(r[0]);
+        u->requests = col(r[1]);
+        u->errors_4xx = col(r[2]);
+        u->errors_5xx = col(r[3]);
+        u->items = col(r[4]);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_usage_samples(apr_pool_t *pool, ca_db_t *db,
+                                    const char *endpoint_id, apr_int64_t user_id,
+                                    apr_int64_t since, apr_int64_t until,
+                                    apr_array_header_t **samples, const char **perr)
+{
+    const char *a[3];
+    const char *label;
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int n = 0, i;
+
+    *samples = NULL;
+    if (endpoint_id) {
+        a[n++] = endpoint_id;
+        label = CA_SQL_DURATIONS_ENDPOINT;
+    }
+    else if (user_id) {
+        a[n++] = ca_db_i64(pool, user_id);
+        label = CA_SQL_DURATIONS_USER;
+    }
+    else {
+        label = CA_SQL_DURATIONS_ALL;
+    }
+    a[n++] = ca_db_i64(pool, since);
+    a[n++] = ca_db_i64(pool, until);
+    rv = select_n(pool, db, label, n, a, 2, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *samples = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_usage_sample_t));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_usage_sample_t *s = apr_array_push(*samples);
+        s->ts = col(r[0]);
+        s->duration_us = col(r[1]);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_user_login_failed(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                        int max_failures, apr_int64_t lock_until,
+                                        apr_int64_t now, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, max_failures), ca_db_i64(pool, lock_until),
+                       ca_db_i64(pool, now), ca_db_i64(pool, id)};
+
+    return exec_some(pool, db, CA_SQL_USER_LOGIN_FAILED, NARGS(a), a, perr);
+}
+
+apr_status_t ca_store_user_login_ok(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                    const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, id)};
+
+    return exec_some(pool, db, CA_SQL_USER_LOGIN_OK, NARGS(a), a, perr);
+}
+
+apr_status_t ca_store_user_set_password(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                        const char *password_hash, apr_int64_t now,
+                                        int *ended, const char **perr)
+{
+    const char *sid = ca_db_i64(pool, id);
+    const char *a[] = {password_hash, ca_db_i64(pool, now), sid};
+    const char *one[] = {sid};
+    ca_db_txn_t *txn;
+    apr_status_t rv;
+    int n = 0;
+
+    if (ended) {
+        *ended = 0;
+    }
+    if (password_hash == NULL) {
+        set_err(perr, "no password hash");
+        return APR_EINVAL;
+    }
+    rv = ca_db_txn_begin(pool, db, &txn, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = exec_some(pool, db, CA_SQL_USER_SET_PASSWORD, NARGS(a), a, perr);
+    if (rv == APR_SUCCESS) {
+        rv = ca_db_exec(pool, db, CA_SQL_SESSIONS_DELETE_FOR_USER, 1, one, &n, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ca_db_exec(pool, db, CA_SQL_USER_LOGIN_OK, 1, one, NULL, perr);
+    }
+    rv = ca_db_txn_end(txn, rv, perr);
+    if (rv == APR_SUCCESS && ended) {
+        *ended = n;
+    }
+    return rv;
+}
+
+apr_status_t ca_store_login_attempt(apr_pool_t *pool, ca_db_t *db, const char *email,
+                                    const char *ip, apr_int64_t ts, int success,
+                                    const char **perr)
+{
+    const char *a[] = {ascii_lower(pool, email), ip, ca_db_i64(pool, ts),
+                       success ? "1" : "0"};
+
+    return ca_db_exec(pool, db, CA_SQL_LOGIN_ATTEMPT_INSERT, NARGS(a), a, NULL, perr);
+}
+
+static apr_status_t count_of(apr_pool_t *pool, ca_db_t *db, const char *label,
+                             int nargs, const char *const *args, apr_int64_t *count,
+                             const char **perr)
+{
+    const char **r;
+    apr_status_t rv = select_first(pool, db, label, nargs, args, 1, &r, perr);
+
+    *count = rv == APR_SUCCESS ? col(r[0]) : 0;
+    return rv;
+}
+
+apr_status_t ca_store_login_failures_by_ip(apr_pool_t *pool, ca_db_t *db,
+                                           const char *ip, apr_int64_t since,
+                                           apr_int64_t *count, const char **perr)
+{
+    const char *a[] = {ip, ca_db_i64(pool, since)};
+
+    if (ip == NULL) {
+        *count = 0;
+        return APR_SUCCESS;
+    }
+    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_IP, NARGS(a), a, count, perr);
+}
+
+apr_status_t ca_store_login_failures_by_email(apr_pool_t *pool, ca_db_t *db,
+                                              const char *email, apr_int64_t since,
+                                              apr_int64_t *count, const char **perr)
+{
+    const char *a[] = {ascii_lower(pool, email), ca_db_i64(pool, since)};
+
+    if (email == NULL) {
+        *count = 0;
+        return APR_SUCCESS;
+    }
+    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_EMAIL, NARGS(a), a, count, perr);
+}
+
+apr_status_t ca_store_session_insert(apr_pool_t *pool, ca_db_t *db,
+                                     const ca_session_t *s, const char **perr)
+{
+    const char *a[] = {s->id_hash, ca_db_i64(pool, s->user_id), s->csrf_token_hash,
+                       ca_db_i64(pool, s->created_at), ca_db_i64(pool, s->last_seen_at),
+                       ca_db_i64(pool, s->expires_at), s->ip, s->user_agent};
+
+    if (s->id_hash == NULL || s->csrf_token_hash == NULL) {
+        set_err(perr, "a session needs an id hash and a CSRF token hash");
+        return APR_EINVAL;
+    }
+    return ca_db_exec(pool, db, CA_SQL_SESSION_INSERT, NARGS(a), a, NULL, perr);
+}
+
+apr_status_t ca_store_session_touch(apr_pool_t *pool, ca_db_t *db, const char *id_hash,
+                                    apr_int64_t now, apr_int64_t expires_at,
+                                    const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, now), ca_db_i64(pool, expires_at), id_hash};
+
+    return ca_db_exec(pool, db, CA_SQL_SESSION_TOUCH, NARGS(a), a, NULL, perr);
+}
+
+apr_status_t ca_store_session_delete(apr_pool_t *pool, ca_db_t *db, const char *id_hash,
+                                     const char **perr)
+{
+    const char *a[] = {id_hash};
+
+    if (id_hash == NULL) {
+        return APR_SUCCESS;
+    }
+    return ca_db_exec(pool, db, CA_SQL_SESSION_DELETE, NARGS(a), a, NULL, perr);
+}
+
+apr_status_t ca_store_contact_insert(apr_pool_t *pool, ca_db_t *db, ca_contact_t *c,
+                                     apr_int64_t now, const char **perr)
+{
+    const char *a[] = {c->name, c->email, c->company, c->message, c->ip,
+                       ca_db_i64(pool, now)};
+    const char **r;
+    apr_status_t rv = select_first(pool, db, CA_SQL_CONTACT_INSERT, NARGS(a), a, 1, &r,
+                                   perr);
+
+    if (rv == APR_SUCCESS) {
+        c->id = col(r[0]);
+        c->created_at = now;
+    }
+    return rv;
+}
+
+apr_status_t ca_store_contacts_count_by_ip(apr_pool_t *pool, ca_db_t *db,
+                                           const char *ip, apr_int64_t since,
+                                           apr_int64_t *count, const char **perr)
+{
+    const char *a[] = {ip, ca_db_i64(pool, since)};
+
+    if (ip == NULL) {
+        *count = 0;
+        return APR_SUCCESS;
+    }
+    return count_of(pool, db, CA_SQL_CONTACTS_COUNT_BY_IP, NARGS(a), a, count, perr);
+}
+
+apr_status_t ca_store_contacts_page(apr_pool_t *pool, ca_db_t *db,
+                                    apr_int64_t before_id, int limit,
+                                    apr_array_header_t **list, const char **perr)
+{
+    const char *a[] = {before_id > 0 ? ca_db_i64(pool, before_id) : I64_MAX_STR,
+                       list_limit(pool, limit)};
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *list = NULL;
+    rv = select_n(pool, db, CA_SQL_CONTACTS_PAGE, NARGS(a), a, 8, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_contact_t *));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_contact_t *c = apr_pcalloc(pool, sizeof(*c));
+        c->id = col(r[0]);
+        c->name = r[1];
+        c->email = r[2];
+        c->company = r[3];
+        c->message = r[4];
+        c->ip = r[5];
+        c->created_at = col(r[6]);
+        c->handled_at = col(r[7]);
+        APR_ARRAY_PUSH(*list, ca_contact_t *) = c;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_contact_set_handled(apr_pool_t *pool, ca_db_t *db,
+                                          apr_int64_t id, apr_int64_t at,
+                                          const char **perr)
+{
+    const char *a[] = {opt_i64(pool, at), ca_db_i64(pool, id)};
+
+    return exec_some(pool, db, CA_SQL_CONTACT_SET_HANDLED, NARGS(a), a, perr);
+}
+
+apr_status_t ca_store_contact_delete(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
+                                     const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, id)};
+
+    return exec_some(pool, db, CA_SQL_CONTACT_DELETE, NARGS(a), a, perr);
+}
+
+apr_status_t ca_store_audit_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t before_id,
+                                 const char *target_kind, const char *target_id,
+                                 apr_int64_t user_id, int limit,
+                                 apr_array_header_t **list, const char **perr)
+{
+    const char *uid = opt_i64(pool, user_id);
+    const char *a[] = {before_id > 0 ? ca_db_i64(pool, before_id) : I64_MAX_STR,
+                       target_kind, target_kind, target_id, target_id, uid, uid,
+                       list_limit(pool, limit)};
+    ca_db_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    *list = NULL;
+    rv = select_n(pool, db, CA_SQL_AUDIT_PAGE, NARGS(a), a, 9, &rows, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_audit_event_t *));
+    for (i = 0; i < rows->rows->nelts; i++) {
+        const char **r = CA_DB_ROW(rows, i);
+        ca_audit_event_t *e = apr_pcalloc(pool, sizeof(*e));
+        e->id = col(r[0]);
+        e->user_id = col(r[1]);
+        e->actor_email = r[2];
+        e->action = r[3];
+        e->target_kind = r[4];
+        e->target_id = r[5];
+        e->detail = r[6];
+        e->ip = r[7];
+        e->created_at = col(r[8]);
+        APR_ARRAY_PUSH(*list, ca_audit_event_t *) = e;
+    }
+    return APR_SUCCESS;
 }

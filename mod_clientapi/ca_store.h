@@ -838,6 +838,22 @@ apr_status_t ca_store_audit_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t befo
                                  apr_int64_t user_id, int limit,
                                  apr_array_header_t **list, const char **perr);
 
+/* ---------------------------------------------------------------------------
+ * Provider connections: connect, reconnect, disconnect (mod_clientapi_connect.c)
+ * ------------------------------------------------------------------------- */
+
+#define CA_SQL_CONNECTION_FIND        "ca_connection_find"
+    /* i user_id, s provider, s account_id -> id (the oldest such connection) */
+#define CA_SQL_CONNECTION_SET_SECRETS "ca_connection_set_secrets"
+    /* s account_label, s auth_mode, s access_enc, s refresh_enc, s api_key_enc,
+     * s client_id, s client_secret_enc, s tenant_id, s scopes, i expires_at, i now,
+     * i id: every credential column set exactly as given (NULL clears it), status
+     * active, refresh lock released (a refresh of the old credentials in flight can
+     * then no longer store its result) */
+#define CA_SQL_ENDPOINTS_DEACTIVATE_FOR_CONNECTION "ca_endpoints_deactivate_for_connection"
+    /* i now, i conn_id: active endpoints of the connection become inactive, except
+     * those declared in httpd.conf (managed_by_config = 1) */
+
 #ifdef __cplusplus
 }
 #endif
