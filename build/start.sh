@@ -76,7 +76,7 @@ cat <<MSG
 
 mod_clientapi demo is running (stop it with build/stop.sh).
 
-  Dashboard:        http://127.0.0.1:$port/dashboard/
+  Dashboard:        http://127.0.0.1:$port/login.html
   Demo login:       $email / $password
   Provider sandbox: $sandbox  (its OAuth consent page: users demo, other)
 

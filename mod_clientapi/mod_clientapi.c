@@ -12,6 +12,8 @@
 
 #define CA_DECLARING_MODULE
 #include "mod_clientapi.h"
+#include "mod_clientapi_session.h"
+#include "mod_clientapi_connect.h"
 #include "ca_http.h"
 
 static apr_status_t http_global_cleanup(void *data)
@@ -71,6 +73,15 @@ static int ca_handler(request_rec *r)
     }
     if (!strcmp(r->handler, CA_HANDLER_API)) {
         return ca_api_handler(r);
+    }
+    if (!strcmp(r->handler, CA_HANDLER_DASHBOARD)) {
+        return ca_dashboard_handler(r);
+    }
+    if (!strcmp(r->handler, CA_HANDLER_CONTACT)) {
+        return ca_contact_handler(r);
+    }
+    if (!strcmp(r->handler, CA_HANDLER_OAUTH)) {
+        return ca_connect_callback_handler(r);
     }
     return DECLINED;
 }
