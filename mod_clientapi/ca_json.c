@@ -156,6 +156,22 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
     return 0;
 }
 
+long ca_utf8_chars(const char *s, apr_size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_size_t i = 0, k;
+    long chars = 0;
+
+    while (i < len) {
+        if (!(k = utf8_seq(u + i, len - i))) {
+            return -1;
+        }
+        i += k;
+        chars++;
+    }
+    return chars;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') {

@@ -286,6 +286,10 @@ char *ca_json_print(apr_pool_t *p, const ca_json_t *n);
  * by \ufffd.  ca_json_quote adds the surrounding quotes; NULL s gives null
  * (the bare word) from ca_json_quote and "" from ca_json_escape.
  */
+/* Number of code points of s[0..len) when it is valid UTF-8 (shortest forms, no UTF-16
+ * surrogates, at most U+10FFFF), else -1. The one UTF-8 check of the project. */
+long ca_utf8_chars(const char *s, apr_size_t len);
+
 char *ca_json_escape(apr_pool_t *p, const char *s);
 char *ca_json_escape_len(apr_pool_t *p, const char *s, apr_size_t len);
 char *ca_json_quote(apr_pool_t *p, const char *s);

@@ -8,6 +8,7 @@
 
 #include "ca_crypto.h"
 #include "ca_password.h"
+#include "ca_json.h"
 
 #define PREHASH_KEY     "mod_clientapi password v1"
 #define BCRYPT_LEN      60
@@ -175,53 +176,6 @@ apr_status_t ca_password_verify(const char *pw, const char *hash)
     return (rv == APR_SUCCESS && !dummy) ? APR_SUCCESS : APR_EMISMATCH;
 }
 
-/* Strict UTF-8: shortest forms only, no UTF-16 surrogates, at most U+10FFFF. */
-static int utf8_valid(const unsigned char *s, apr_size_t len)
-{
-    apr_size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        apr_size_t n, k;
-        unsigned long cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        }
-        else {
-            return 0;           /* continuation byte, 0xc0/0xc1, 0xf5.. */
-        }
-        if (len - i <= n) {
-            return 0;           /* truncated */
-        }
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
-            || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
 apr_status_t ca_password_policy_len(const char *pw, apr_size_t len, const char **why)
 {
     if (pw == NULL) {
@@ -240,7 +194,7 @@ apr_status_t ca_password_policy_len(const char *pw, apr_size_t len, const char *
         set_err(why, "password contains a NUL byte");
         return APR_EINVAL;
     }
-    if (!utf8_valid((const unsigned char *)pw, len)) {
+    if (ca_utf8_chars(pw, len) < 0) {
         set_err(why, "password is not valid UTF-8");
         return APR_EINVAL;
     }

@@ -93,16 +93,8 @@ static int bad(cx_t *x, const char *detail)
 
 static int db_fail(cx_t *x, apr_status_t rv, const char *what, const char *err)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, CA_LOGNO(00801)
-                  "connect: %s failed (request %s): %s", what, ca_request_id(x->r),
-                  err ? err : "database error");
-    if (CA_DB_IS_UNAVAILABLE(rv)) {
-        return fail(x, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                    "the database is unavailable; try again shortly");
-    }
-    return fail(x, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                apr_psprintf(x->r->pool, "the request failed on the server; quote request "
-                             "id %s when you report it", ca_request_id(x->r)));
+    ca_web_db_fail(x->r, rv, what, err);
+    return CX_DONE;
 }
 
 static int reply(cx_t *x, int status, ca_json_t *doc)
@@ -526,7 +518,7 @@ static int str_member(cx_t *x, ca_json_t *doc, const char *name, int required, a
             if (strlen(s) > max) {
                 return bad(x, apr_psprintf(x->r->pool, "'%s' is too long", name));
             }
-            if (!ca_web_no_controls(s, 0) || ca_web_utf8_chars(s, strlen(s)) < 0) {
+            if (!ca_web_no_controls(s, 0) || ca_utf8_chars(s, strlen(s)) < 0) {
                 return bad(x, apr_psprintf(x->r->pool, "'%s' contains characters it cannot "
                                            "have", name));
             }

@@ -190,7 +190,7 @@ static char *crlf_to_lf(apr_pool_t *p, const char *s)
 static const char *check_text(apr_pool_t *p, const char *label, const char *s, long max,
                               int newlines)
 {
-    long n = ca_web_utf8_chars(s, strlen(s));
+    long n = ca_utf8_chars(s, strlen(s));
 
     if (n < 0) {
         return apr_pstrcat(p, label, " is not valid UTF-8 text", NULL);

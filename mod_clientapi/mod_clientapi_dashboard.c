@@ -91,20 +91,9 @@ static int not_found(dash_t *d, const char *detail)
     return fail(d, HTTP_NOT_FOUND, "not_found", detail);
 }
 
-/* A database failure: logged with the request id, 503 when the database is unavailable,
- * else 500. */
 static int db_fail(dash_t *d, apr_status_t rv, const char *what, const char *err)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, d->r, CA_LOGNO(00510)
-                  "dashboard: %s failed (request %s): %s", what, ca_request_id(d->r),
-                  err ? err : "database error");
-    if (CA_DB_IS_UNAVAILABLE(rv)) {
-        return fail(d, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                    "the database is unavailable; try again shortly");
-    }
-    return fail(d, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                apr_psprintf(d->r->pool, "the request failed on the server; quote request "
-                             "id %s when you report it", ca_request_id(d->r)));
+    return ca_web_db_fail(d->r, rv, what, err);
 }
 
 static int reply(dash_t *d, int status, ca_json_t *doc)
@@ -296,7 +285,7 @@ static int str_member(dash_t *d, const char *name, int required, long max_chars,
         return bad(d, apr_psprintf(d->r->pool, "%s must be a string", name));
     }
     len = strlen(s);
-    chars = ca_web_utf8_chars(s, len);
+    chars = ca_utf8_chars(s, len);
     if (len == 0) {
         return bad(d, apr_psprintf(d->r->pool, "%s must not be empty", name));
     }

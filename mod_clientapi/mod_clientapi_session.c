@@ -12,6 +12,7 @@
 
 #include "mod_clientapi.h"
 #include "mod_clientapi_session.h"
+#include "ca_json.h"
 #include "ca_crypto.h"
 
 #define TOKEN_LEN 43    /* base64url of CA_SESSION_TOKEN_BYTES (32) */
@@ -254,56 +255,6 @@ int ca_web_rate_limited(request_rec *r, apr_int64_t retry_after, const char *det
 
 /* ---- input checks ------------------------------------------------------------------- */
 
-long ca_web_utf8_chars(const char *s, apr_size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    apr_size_t i = 0;
-    long chars = 0;
-
-    while (i < len) {
-        unsigned char c = p[i];
-        apr_uint32_t cp;
-        int n, k;
-
-        if (c < 0x80) {
-            i++;
-            chars++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        }
-        else {
-            return -1;
-        }
-        if (i + n >= len) {
-            return -1;
-        }
-        for (k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return -1;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
-            || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return -1;
-        }
-        i += n + 1;
-        chars++;
-    }
-    return chars;
-}
-
 int ca_web_no_controls(const char *s, int allow_newlines)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -459,7 +410,7 @@ apr_status_t ca_session_start(request_rec *r, ca_db_t *db, apr_int64_t user_id,
     if (ua && strlen(ua) > UA_MAX) {
         ua = apr_pstrndup(r->pool, ua, UA_MAX);
     }
-    row.user_agent = ua && ca_web_utf8_chars(ua, strlen(ua)) >= 0 ? ua : NULL;
+    row.user_agent = ua && ca_utf8_chars(ua, strlen(ua)) >= 0 ? ua : NULL;
     if (token_shaped(old)) {
         /* rotation: the id a browser had before signing in never stays valid */
         const char *oh = ca_sha256_hex(r->pool, old, TOKEN_LEN);
@@ -513,4 +464,19 @@ int ca_session_csrf_ok(request_rec *r, const ca_session_t *s)
     h = ca_sha256_hex(r->pool, hdr, strlen(hdr));
     bound = h && ca_ct_equal(h, strlen(h), s->csrf_token_hash, strlen(s->csrf_token_hash));
     return same & bound;
+}
+
+int ca_web_db_fail(request_rec *r, apr_status_t rv, const char *what, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00520)
+                  "%s: %s failed (request %s): %s", r->handler ? r->handler : "clientapi",
+                  what, ca_request_id(r), err ? err : "database error");
+    if (CA_DB_IS_UNAVAILABLE(rv)) {
+        return ca_web_problem(r, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
+                              "the database is unavailable; try again shortly");
+    }
+    return ca_web_problem(r, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                          apr_psprintf(r->pool, "the request failed on the server; quote "
+                                       "request id %s when you report it",
+                                       ca_request_id(r)));
 }

@@ -112,15 +112,17 @@ int ca_web_json(request_rec *r, int status, const char *json);
  * Returns CA_WEB_ANSWERED. */
 int ca_web_problem(request_rec *r, int status, const char *code, const char *detail);
 
+/* A database failure of a browser-facing handler: logged with `what`, the driver's message
+ * and the request id; answered 503 storage_unavailable when the database is unavailable,
+ * else 500 internal_error quoting the request id. Returns CA_WEB_ANSWERED. */
+int ca_web_db_fail(request_rec *r, apr_status_t rv, const char *what, const char *err);
+
 /* 429 rate_limited with Retry-After: retry_after seconds (at least 1).
  * Returns CA_WEB_ANSWERED. */
 int ca_web_rate_limited(request_rec *r, apr_int64_t retry_after, const char *detail);
 
 /* ---- input checks ------------------------------------------------------------------- */
 
-/* Number of characters (code points) of s when it is valid UTF-8 (shortest forms, no
- * surrogates, at most U+10FFFF), else -1. */
-long ca_web_utf8_chars(const char *s, apr_size_t len);
 
 /* 1 when s has no control characters (C0, DEL, C1); with allow_newlines, LF is allowed
  * (and CR directly before LF). */

@@ -890,12 +890,30 @@ static void test_pool_ownership(void **state)
     }
 }
 
+/* ca_utf8_chars: the project's one UTF-8 check (passwords, form fields, JSON). */
+static void test_utf8_chars(void **state)
+{
+    (void)state;
+    assert_int_equal(ca_utf8_chars("", 0), 0);
+    assert_int_equal(ca_utf8_chars("abc", 3), 3);
+    assert_int_equal(ca_utf8_chars("\xc3\xa9t\xc3\xa9", 5), 3);          /* été */
+    assert_int_equal(ca_utf8_chars("\xf0\x9f\x98\x80", 4), 1);           /* U+1F600 */
+    assert_int_equal(ca_utf8_chars("\xc0\xaf", 2), -1);                   /* overlong '/' */
+    assert_int_equal(ca_utf8_chars("\xe0\x80\xaf", 3), -1);              /* overlong */
+    assert_int_equal(ca_utf8_chars("\xed\xa0\x80", 3), -1);              /* surrogate */
+    assert_int_equal(ca_utf8_chars("\xf4\x90\x80\x80", 4), -1);         /* > U+10FFFF */
+    assert_int_equal(ca_utf8_chars("\xc3", 1), -1);                       /* truncated */
+    assert_int_equal(ca_utf8_chars("a\x80", 2), -1);                      /* stray byte */
+    assert_int_equal(ca_utf8_chars("\xff\xfe", 2), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
+        cmocka_unit_test(test_utf8_chars),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_and_bom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_escaped_keys,
