@@ -22,6 +22,12 @@ static apr_status_t http_global_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+static int ca_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    ca_ratelimit_pre_config(pconf);
+    return OK;
+}
+
 /* Runs after the configuration is read, for `apachectl -t` too. */
 static int ca_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
@@ -46,6 +52,9 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     for (vs = s; vs; vs = vs->next) {
         ca_dbd_register(pconf, vs);
     }
+    if (ca_ratelimit_post_config(pconf, ptemp, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR; /* logged why */
+    }
     if (!curl_ready) {
         /* libcurl's global state is set up once per process, before any thread exists */
         const char *err = NULL;
@@ -64,6 +73,7 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 static void ca_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ca_dbd_child_init(pchild, s);
+    ca_ratelimit_child_init(pchild, s);
 }
 
 static int ca_handler(request_rec *r)
@@ -91,6 +101,7 @@ static void ca_register_hooks(apr_pool_t *p)
     /* our statements must be declared before mod_dbd sets up its connection pools */
     static const char *const succ_dbd[] = { "mod_dbd.c", NULL };
 
+    ap_hook_pre_config(ca_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ca_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ca_post_config, NULL, succ_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(ca_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -117,6 +117,11 @@ int ca_problem(request_rec *r, int status, const char *code, const char *detail)
 /* Handlers. */
 int ca_api_handler(request_rec *r);
 
+/* mod_clientapi_ratelimit.c: the shared counters of per-endpoint rate limits. */
+void ca_ratelimit_pre_config(apr_pool_t *pconf);
+apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* mod_clientapi_log.c: one request-log row per endpoint request, after the answer. */
 int ca_log_transaction(request_rec *r);
 

@@ -431,7 +431,7 @@ static int api(request_rec *r, ca_api_req_t *q)
     if (q->route.kind == CA_ROUTE_NONE) {
         return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", q->route.why);
     }
-    if ((st = authenticate(r, q)) != OK) {
+    if ((st = authenticate(r, q)) != OK || (st = ca_ratelimit_check(r, q)) != OK) {
         return st;
     }
     return dispatch(r, q);

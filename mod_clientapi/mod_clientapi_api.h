@@ -59,6 +59,10 @@ int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, a
 int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char **cred,
                  const char **tenant);
 
+/* mod_clientapi_ratelimit.c: count the request against its endpoint's limit; CA_ANSWERED
+ * (429 rate_limited) when over it. */
+int ca_ratelimit_check(request_rec *r, ca_api_req_t *q);
+
 /* mod_clientapi_proxy.c */
 ca_http_client_t *ca_proxy_http_client(request_rec *r);
 void ca_proxy_http_options(ca_api_req_t *q, ca_http_options_t *o);

@@ -84,6 +84,7 @@ ErrorLog "$dir/error_log"
 LoadModule mpm_event_module "$mods/mod_mpm_event.so"
 LoadModule authz_core_module "$mods/mod_authz_core.so"
 LoadModule dbd_module "$mods/mod_dbd.so"
+LoadModule socache_shmcb_module "$mods/mod_socache_shmcb.so"
 LoadModule clientapi_module "$ROOT/.libs/mod_clientapi.so"
 $body
 CONF

@@ -1,0 +1,162 @@
+/* mod_clientapi: per-endpoint rate limits, shared by every process of the server.
+ *
+ * Fixed windows counted in a mod_socache shmcb instance under a global mutex (the way
+ * mod_authn_socache shares its cache): the key is the endpoint and the window's start, the
+ * value the count so far. The limit is the endpoint's own (endpoints.rate_limit) or the server's
+ * ClientAPIRateLimit. Over the limit: 429 rate_limited with Retry-After; every answer of a
+ * limited endpoint carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
+#include "util_mutex.h"
+#include "apr_strings.h"
+#include "apr_global_mutex.h"
+
+#include "mod_clientapi.h"
+#include "mod_clientapi_api.h"
+
+#define CA_RL_MUTEX   "clientapi-ratelimit"
+#define CA_RL_DEFAULT_WINDOW 60
+
+static const ap_socache_provider_t *rl_provider;
+static ap_socache_instance_t *rl_cache;
+static apr_global_mutex_t *rl_mutex;
+
+void ca_ratelimit_pre_config(apr_pool_t *pconf)
+{
+    ap_mutex_register(pconf, CA_RL_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static apr_status_t destroy_cache(void *data)
+{
+    if (rl_cache && rl_provider) {
+        rl_provider->destroy(rl_cache, (server_rec *)data);
+    }
+    rl_cache = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    struct ap_socache_hints hints = { 64, 16, apr_time_from_sec(CA_RL_DEFAULT_WINDOW) };
+    const char *err;
+    apr_status_t rv;
+
+    /* the first pass of a start only checks the configuration */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return APR_SUCCESS;
+    }
+    rl_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
+                                     AP_SOCACHE_PROVIDER_VERSION);
+    if (!rl_provider) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(00901)
+                     "mod_clientapi needs mod_socache_shmcb for its rate limits "
+                     "(LoadModule socache_shmcb_module, or a2enmod socache_shmcb)");
+        return APR_EGENERAL;
+    }
+    if ((err = rl_provider->create(&rl_cache, NULL, ptemp, pconf))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(00902)
+                     "rate limit cache: %s", err);
+        return APR_EGENERAL;
+    }
+    rv = ap_global_mutex_create(&rl_mutex, NULL, CA_RL_MUTEX, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00903)
+                     "rate limit mutex could not be created");
+        return rv;
+    }
+    rv = rl_provider->init(rl_cache, "clientapi-ratelimit", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00904)
+                     "rate limit cache could not be initialised");
+        return rv;
+    }
+    apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!rl_mutex) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&rl_mutex, apr_global_mutex_lockfile(rl_mutex), pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00905)
+                     "rate limit mutex: child init failed");
+    }
+}
+
+/* Count this request in its endpoint's window: *count is the count including it. */
+static apr_status_t count_request(request_rec *r, const char *endpoint_id, apr_time_t start,
+                                  int window, unsigned long *count)
+{
+    const char *id = apr_psprintf(r->pool, "%s:%" APR_TIME_T_FMT, endpoint_id, start);
+    unsigned char buf[32];
+    unsigned int len = sizeof(buf) - 1;
+    apr_status_t rv;
+    char *val;
+
+    if ((rv = apr_global_mutex_lock(rl_mutex)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = rl_provider->retrieve(rl_cache, r->server, (const unsigned char *)id,
+                               (unsigned int)strlen(id), buf, &len, r->pool);
+    if (rv == APR_SUCCESS) {
+        buf[len] = '\0';
+        *count = strtoul((const char *)buf, NULL, 10) + 1;
+    }
+    else {
+        *count = 1;
+    }
+    val = apr_psprintf(r->pool, "%lu", *count);
+    rv = rl_provider->store(rl_cache, r->server, (const unsigned char *)id,
+                            (unsigned int)strlen(id),
+                            apr_time_from_sec(apr_time_sec(start) + window + 1),
+                            (unsigned char *)val, (unsigned int)strlen(val), r->pool);
+    apr_global_mutex_unlock(rl_mutex);
+    return rv;
+}
+
+int ca_ratelimit_check(request_rec *r, ca_api_req_t *q)
+{
+    int limit = q->ep->rate_limit > 0 ? q->ep->rate_limit
+                : (q->sc->rate_limit > 0 ? q->sc->rate_limit : 0);
+    int window = q->sc->rate_window > 0 ? q->sc->rate_window : CA_RL_DEFAULT_WINDOW;
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_time_t start = apr_time_from_sec(now - now % window);
+    long reset = (long)(apr_time_sec(start) + window - now);
+    unsigned long count = 0;
+    apr_status_t rv;
+
+    if (!limit || !rl_cache) {
+        return OK;
+    }
+    rv = count_request(r, q->ep->public_id, start, window, &count);
+    if (rv != APR_SUCCESS) {
+        /* the shared counter failed: answer rather than fail, and say so */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, CA_LOGNO(00906)
+                      "rate limit of %s not counted (request %s)", q->ep->public_id,
+                      ca_request_id(r));
+        return OK;
+    }
+    apr_table_setn(r->err_headers_out, "RateLimit-Limit", apr_itoa(r->pool, limit));
+    apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
+                   apr_ltoa(r->pool, count >= (unsigned long)limit ? 0
+                                                                   : (long)(limit - count)));
+    apr_table_setn(r->err_headers_out, "RateLimit-Reset", apr_ltoa(r->pool, reset));
+    if (count > (unsigned long)limit) {
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, reset));
+        return ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                           apr_psprintf(r->pool, "this endpoint allows %d requests per %d s; "
+                                        "retry in %ld s", limit, window, reset));
+    }
+    return OK;
+}
