@@ -52,7 +52,8 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     for (vs = s; vs; vs = vs->next) {
         ca_dbd_register(pconf, vs);
     }
-    if (ca_ratelimit_post_config(pconf, ptemp, s) != APR_SUCCESS) {
+    if (ca_ratelimit_post_config(pconf, ptemp, s) != APR_SUCCESS
+        || ca_retention_post_config(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR; /* logged why */
     }
     if (!curl_ready) {

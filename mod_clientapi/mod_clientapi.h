@@ -122,6 +122,9 @@ void ca_ratelimit_pre_config(apr_pool_t *pconf);
 apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* mod_clientapi_retention.c: the hourly purge (mod_watchdog singleton). */
+apr_status_t ca_retention_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* mod_clientapi_log.c: one request-log row per endpoint request, after the answer. */
 int ca_log_transaction(request_rec *r);
 
