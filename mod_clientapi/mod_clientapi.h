@@ -113,6 +113,9 @@ int ca_dbd_available(void);
 /* mod_clientapi_problem.c: RFC 9457 answers and request ids. */
 const char *ca_request_id(request_rec *r);
 int ca_problem(request_rec *r, int status, const char *code, const char *detail);
+/* Replace the query of the request line, r->args and r->unparsed_uri with `query`, so that
+ * a secret sent in the URL reaches no log (access log included). */
+void ca_redact_request_line(request_rec *r, const char *query);
 
 /* Handlers. */
 int ca_api_handler(request_rec *r);

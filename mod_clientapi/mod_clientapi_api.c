@@ -424,6 +424,7 @@ static int api(request_rec *r, ca_api_req_t *q)
                            why ? why : "malformed query string");
     }
     if (ca_query_has_key(q->params)) {
+        ca_redact_request_line(r, ca_http_redact_query(r->pool, r->args));
         return ca_api_fail(r, q, HTTP_BAD_REQUEST, "key_in_query",
                            "keys are not accepted in the query string: send "
                            "'Authorization: Bearer <key>'; treat this key as exposed");

@@ -1509,29 +1509,6 @@ int ca_connect_route(request_rec *r, ca_db_t *db, const ca_session_t *s, const c
 
 /* ---- the OAuth callback ------------------------------------------------------------- */
 
-/* The code and state must not reach the access log: the request line keeps its path only. */
-static void redact_request_line(request_rec *r)
-{
-    const char *q = r->the_request ? strchr(r->the_request, '?') : NULL;
-
-    if (q) {
-        const char *rest = strchr(q, ' ');
-        r->the_request = apr_pstrcat(r->pool,
-                                     apr_pstrmemdup(r->pool, r->the_request,
-                                                    (apr_size_t)(q - r->the_request)),
-                                     "?[redacted]", rest ? rest : "", NULL);
-    }
-    if (r->args) {
-        r->args = apr_pstrdup(r->pool, "[redacted]");
-        r->parsed_uri.query = r->args;
-    }
-    if (r->unparsed_uri && strchr(r->unparsed_uri, '?')) {
-        r->unparsed_uri = apr_pstrcat(r->pool,
-                                      apr_pstrmemdup(r->pool, r->unparsed_uri,
-                                                     strcspn(r->unparsed_uri, "?")),
-                                      "?[redacted]", NULL);
-    }
-}
 
 /* 303 to the fixed dashboard page: never a URL the request named. */
 static int redirect_result(cx_t *x, const char *result, const char *reason, apr_int64_t id)
@@ -1731,7 +1708,7 @@ int ca_connect_callback_handler(request_rec *r)
     cx_t *x = apr_pcalloc(r->pool, sizeof(*x));
     const char *args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
 
-    redact_request_line(r);
+    ca_redact_request_line(r, "[redacted]");
     x->r = r;
     x->sc = ap_get_module_config(r->server->module_config, &clientapi_module);
     x->now = ca_web_now(r);

@@ -70,3 +70,26 @@ int ca_problem(request_rec *r, int status, const char *code, const char *detail)
     }
     return OK;
 }
+
+void ca_redact_request_line(request_rec *r, const char *query)
+{
+    const char *q = r->the_request ? strchr(r->the_request, '?') : NULL;
+
+    if (q) {
+        const char *rest = strchr(q, ' ');
+        r->the_request = apr_pstrcat(r->pool,
+                                     apr_pstrmemdup(r->pool, r->the_request,
+                                                    (apr_size_t)(q - r->the_request)),
+                                     "?", query, rest ? rest : "", NULL);
+    }
+    if (r->args) {
+        r->args = apr_pstrdup(r->pool, query);
+        r->parsed_uri.query = r->args;
+    }
+    if (r->unparsed_uri && strchr(r->unparsed_uri, '?')) {
+        r->unparsed_uri = apr_pstrcat(r->pool,
+                                      apr_pstrmemdup(r->pool, r->unparsed_uri,
+                                                     strcspn(r->unparsed_uri, "?")),
+                                      "?", query, NULL);
+    }
+}

@@ -94,6 +94,10 @@ unlike($dump, qr/sbx_at_|sbx_rt_|ccmd_live_/, 'no provider token or API key in p
 open my $fh, '<', "$CATest::ROOT/t/logs/error_log" or die $!;
 my $log = do { local $/; <$fh> };
 unlike($log, qr/\Q$key\E/, 'the key is not in the error log');
+open my $afh, '<', "$CATest::ROOT/t/logs/access_log" or die $!;
+my $access = do { local $/; <$afh> };
+like($access, qr/api_key=/, 'the access log has the request with a key in the query');
+unlike($access, qr/\Q$key\E/, 'but not the key itself');
 unlike($log, qr/sbx_at_\w{6}|ccmd_live_\w{6}/, 'no provider credential in the error log');
 
 done_testing();

@@ -19,7 +19,7 @@ chomp(my $pid = <$pidf>);
 close $pidf;
 kill 'USR1', $pid or die "graceful restart: $!";
 my $left;
-for (1 .. 150) {
+for (1 .. 600) {   # the new singleton waits for the old generation's to let go
     sleep 0.1;
     ($left) = $dbh->selectrow_array('SELECT count(*) FROM request_logs WHERE request_id = ?',
                                     undef, "old-$tag");
