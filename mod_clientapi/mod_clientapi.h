@@ -69,6 +69,8 @@ typedef struct {
     apr_off_t max_response_bytes;
     int rate_limit;                        /* requests per window per endpoint; 0 = off */
     int rate_window;                       /* seconds */
+    int authfail_limit;                    /* failed authentications per address; 0 = off */
+    int authfail_window;                   /* seconds */
     int log_retention_days;
     int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
     apr_off_t max_body_bytes;

@@ -177,6 +177,9 @@ int ca_api_fail(request_rec *r, ca_api_req_t *q, int status, const char *code,
         q->status = status;
     }
     if (status == HTTP_UNAUTHORIZED) {
+        if (strcmp(code, "key_missing")) {
+            ca_authfail_count(r);   /* a wrong key, not a forgotten one */
+        }
         apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                        apr_psprintf(r->pool, "Bearer realm=\"clientapi\", error=\"%s\"",
                                     !strcmp(code, "key_missing") ? "invalid_request"
@@ -223,7 +226,7 @@ static int authenticate(request_rec *r, ca_api_req_t *q)
     apr_status_t rv;
     int st;
 
-    if ((st = extract_key(r, q, &key)) != OK) {
+    if ((st = ca_authfail_blocked(r, q)) != OK || (st = extract_key(r, q, &key)) != OK) {
         return st;
     }
     if ((rv = ca_key_check_format(key, strlen(key))) != APR_SUCCESS) {

@@ -62,6 +62,13 @@ int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char 
 /* mod_clientapi_ratelimit.c: count the request against its endpoint's limit; CA_ANSWERED
  * (429 rate_limited) when over it. */
 int ca_ratelimit_check(request_rec *r, ca_api_req_t *q);
+/* The failed-authentication guard per client address (mod_remoteip's useragent_ip):
+ * CA_ANSWERED (429) while the address is over its limit; count one failure. */
+int ca_authfail_blocked(request_rec *r, ca_api_req_t *q);
+void ca_authfail_count(request_rec *r);
+/* Back-off after a provider 429, per connection, shared by every process. */
+void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until);
+long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id);
 
 /* mod_clientapi_proxy.c */
 ca_http_client_t *ca_proxy_http_client(request_rec *r);

@@ -33,6 +33,8 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->max_response_bytes = CA_UNSET;
     sc->rate_limit = CA_UNSET;
     sc->rate_window = CA_UNSET;
+    sc->authfail_limit = CA_UNSET;
+    sc->authfail_window = CA_UNSET;
     sc->log_retention_days = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
@@ -62,6 +64,8 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->max_response_bytes = MERGE_NUM(max_response_bytes);
     sc->rate_limit = MERGE_NUM(rate_limit);
     sc->rate_window = MERGE_NUM(rate_window);
+    sc->authfail_limit = MERGE_NUM(authfail_limit);
+    sc->authfail_window = MERGE_NUM(authfail_window);
     sc->log_retention_days = MERGE_NUM(log_retention_days);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
@@ -426,16 +430,16 @@ static const char *cmd_max_limit(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
-/* ClientAPIRateLimit N [per SECONDS] | off */
-static const char *cmd_rate_limit(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+/* N [per SECONDS] | off, for ClientAPIRateLimit and ClientAPIAuthFailLimit. */
+static const char *parse_limit(cmd_parms *cmd, int argc, char *const argv[], long dflt_window,
+                               int *limit, int *window)
 {
-    ca_server_conf *sc = sconf(cmd);
-    long v, w = 60;
+    long v, w = dflt_window;
     const char *err;
 
     if (argc == 1 && !strcasecmp(argv[0], "off")) {
-        sc->rate_limit = 0;
-        sc->rate_window = 60;
+        *limit = 0;
+        *window = (int)dflt_window;
         return NULL;
     }
     if (argc != 1 && !(argc == 3 && !strcmp(argv[1], "per"))) {
@@ -448,9 +452,23 @@ static const char *cmd_rate_limit(cmd_parms *cmd, void *dc, int argc, char *cons
     if (argc == 3 && (err = parse_int(cmd, argv[2], 1, 86400, &w))) {
         return err;
     }
-    sc->rate_limit = (int)v;
-    sc->rate_window = (int)w;
+    *limit = (int)v;
+    *window = (int)w;
     return NULL;
+}
+
+static const char *cmd_rate_limit(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_server_conf *sc = sconf(cmd);
+
+    return parse_limit(cmd, argc, argv, 60, &sc->rate_limit, &sc->rate_window);
+}
+
+static const char *cmd_authfail_limit(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_server_conf *sc = sconf(cmd);
+
+    return parse_limit(cmd, argc, argv, 300, &sc->authfail_limit, &sc->authfail_window);
 }
 
 static const char *cmd_retention(cmd_parms *cmd, void *dc, const char *arg)
@@ -567,6 +585,9 @@ const command_rec ca_cmds[] = {
                   "Cap for ?limit= on lists (1-1000, default 100)"),
     AP_INIT_TAKE_ARGV("ClientAPIRateLimit", cmd_rate_limit, NULL, RSRC_CONF,
                       "Default per-endpoint rate limit: N [per SECONDS] or off"),
+    AP_INIT_TAKE_ARGV("ClientAPIAuthFailLimit", cmd_authfail_limit, NULL, RSRC_CONF,
+                      "Failed authentications per client address before 429: N [per SECONDS] "
+                      "or off (default 30 per 300)"),
     AP_INIT_TAKE1("ClientAPILogRetention", cmd_retention, NULL, RSRC_CONF,
                   "Days request logs are kept (1-3650, default 90)"),
     AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,

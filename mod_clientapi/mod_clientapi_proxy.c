@@ -166,6 +166,8 @@ static int provider_failure(request_rec *r, ca_api_req_t *q, const ca_http_respo
 
     if (is_rate_limited(q, resp)) {
         int secs = retry_after_seconds(q, resp);
+        /* back off this connection until the provider's Retry-After has passed */
+        ca_backoff_set(r, q->ep->connection_id, apr_time_sec(apr_time_now()) + secs);
         apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, secs));
         ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
                     apr_psprintf(r->pool, "the provider's rate limit was reached; retry in %d s",
@@ -227,6 +229,15 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
                       q->prov->name);
         return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
                     "this endpoint's provider is not supported by this server");
+    }
+    {
+        long wait = ca_backoff_remaining(r, q->ep->connection_id);
+        if (wait > 0) {
+            apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
+            return ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                               apr_psprintf(r->pool, "the provider asked to slow down; retry "
+                                            "in %ld s", wait));
+        }
     }
     if ((st = ca_token_get(r, q, NULL, &cred, &tenant)) != OK) {
         return st;

@@ -1,4 +1,5 @@
-/* mod_clientapi: per-endpoint rate limits, shared by every process of the server.
+/* mod_clientapi: per-endpoint rate limits, the failed-authentication guard per client
+ * address, and the back-off from a provider's 429, all shared by every process of the server.
  *
  * Fixed windows counted in a mod_socache shmcb instance under a global mutex (the way
  * mod_authn_socache shares its cache): the key is the endpoint and the window's start, the
@@ -22,6 +23,8 @@
 
 #define CA_RL_MUTEX   "clientapi-ratelimit"
 #define CA_RL_DEFAULT_WINDOW 60
+#define CA_AUTHFAIL_LIMIT  30     /* default: failed authentications per address ... */
+#define CA_AUTHFAIL_WINDOW 300    /* ... per this many seconds, then 429 until the window ends */
 
 static const ap_socache_provider_t *rl_provider;
 static ap_socache_instance_t *rl_cache;
@@ -94,11 +97,12 @@ void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-/* Count this request in its endpoint's window: *count is the count including it. */
-static apr_status_t count_request(request_rec *r, const char *endpoint_id, apr_time_t start,
-                                  int window, unsigned long *count)
+/* Add `add` to the counter `what` of the window starting at `start`: *count is the new value
+ * (add 0 reads it). */
+static apr_status_t count_in_window(request_rec *r, const char *what, apr_time_t start,
+                                    int window, unsigned long add, unsigned long *count)
 {
-    const char *id = apr_psprintf(r->pool, "%s:%" APR_TIME_T_FMT, endpoint_id, start);
+    const char *id = apr_psprintf(r->pool, "%s:%" APR_TIME_T_FMT, what, start);
     unsigned char buf[32];
     unsigned int len = sizeof(buf) - 1;
     apr_status_t rv;
@@ -111,10 +115,14 @@ static apr_status_t count_request(request_rec *r, const char *endpoint_id, apr_t
                                (unsigned int)strlen(id), buf, &len, r->pool);
     if (rv == APR_SUCCESS) {
         buf[len] = '\0';
-        *count = strtoul((const char *)buf, NULL, 10) + 1;
+        *count = strtoul((const char *)buf, NULL, 10) + add;
     }
     else {
-        *count = 1;
+        *count = add;
+    }
+    if (!add) {
+        apr_global_mutex_unlock(rl_mutex);
+        return APR_SUCCESS;
     }
     val = apr_psprintf(r->pool, "%lu", *count);
     rv = rl_provider->store(rl_cache, r->server, (const unsigned char *)id,
@@ -139,7 +147,7 @@ int ca_ratelimit_check(request_rec *r, ca_api_req_t *q)
     if (!limit || !rl_cache) {
         return OK;
     }
-    rv = count_request(r, q->ep->public_id, start, window, &count);
+    rv = count_in_window(r, q->ep->public_id, start, window, 1, &count);
     if (rv != APR_SUCCESS) {
         /* the shared counter failed: answer rather than fail, and say so */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, CA_LOGNO(00906)
@@ -159,4 +167,91 @@ int ca_ratelimit_check(request_rec *r, ca_api_req_t *q)
                                         "retry in %ld s", limit, window, reset));
     }
     return OK;
+}
+
+/* The server's failed-authentication limit and window (0 limit: off). */
+static int authfail_conf(request_rec *r, int *window)
+{
+    ca_server_conf *sc = ap_get_module_config(r->server->module_config, &clientapi_module);
+
+    *window = sc->authfail_window > 0 ? sc->authfail_window : CA_AUTHFAIL_WINDOW;
+    return sc->authfail_limit == CA_UNSET ? CA_AUTHFAIL_LIMIT : sc->authfail_limit;
+}
+
+static apr_time_t authfail_window(int window, long *reset)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now());
+
+    *reset = (long)(window - now % window);
+    return apr_time_from_sec(now - now % window);
+}
+
+int ca_authfail_blocked(request_rec *r, ca_api_req_t *q)
+{
+    unsigned long count = 0;
+    long reset;
+    int window, limit = authfail_conf(r, &window);
+    apr_time_t start = authfail_window(window, &reset);
+
+    if (!rl_cache || !limit || !r->useragent_ip
+        || count_in_window(r, apr_pstrcat(r->pool, "authfail:", r->useragent_ip, NULL), start,
+                           window, 0, &count) != APR_SUCCESS
+        || count < (unsigned long)limit) {
+        return OK;
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, reset));
+    return ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                       apr_psprintf(r->pool, "too many failed authentications from your "
+                                    "address; retry in %ld s", reset));
+}
+
+void ca_authfail_count(request_rec *r)
+{
+    unsigned long count = 0;
+    long reset;
+    int window, limit = authfail_conf(r, &window);
+    apr_time_t start = authfail_window(window, &reset);
+
+    if (rl_cache && limit && r->useragent_ip) {
+        count_in_window(r, apr_pstrcat(r->pool, "authfail:", r->useragent_ip, NULL), start,
+                        window, 1, &count);
+    }
+}
+
+/* Back-off after a provider 429: the connection is not called until `until`. */
+void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until)
+{
+    const char *id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
+    char *val = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, until);
+
+    if (!rl_cache || apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+        return;
+    }
+    rl_provider->store(rl_cache, r->server, (const unsigned char *)id, (unsigned int)strlen(id),
+                       apr_time_from_sec(until + 1), (unsigned char *)val,
+                       (unsigned int)strlen(val), r->pool);
+    apr_global_mutex_unlock(rl_mutex);
+}
+
+/* Seconds the connection must still wait (0: none). */
+long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id)
+{
+    const char *id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
+    unsigned char buf[32];
+    unsigned int len = sizeof(buf) - 1;
+    apr_int64_t until, now = apr_time_sec(apr_time_now());
+    apr_status_t rv;
+
+    if (!rl_cache || apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+        return 0;
+    }
+    rv = rl_provider->retrieve(rl_cache, r->server, (const unsigned char *)id,
+                               (unsigned int)strlen(id), buf, &len, r->pool);
+    apr_global_mutex_unlock(rl_mutex);
+    if (rv != APR_SUCCESS) {
+        return 0;
+    }
+    buf[len] = '\0';
+    until = apr_atoi64((const char *)buf);
+    return until > now ? (long)(until - now) : 0;
 }

@@ -50,10 +50,17 @@ clear();
     clear();
 }
 
-fault(status => 429, retry_after => 7);
+fault(status => 429, retry_after => 2, count => 1);
 {
     my $res = problem('/jobs', 429, 'rate_limited', 'provider 429');
-    is($res->header('Retry-After'), 7, "the provider's Retry-After passes through");
+    is($res->header('Retry-After'), 2, "the provider's Retry-After passes through");
+    # the module backs off the connection instead of calling the provider again
+    my $mark = CATest::journal_mark();
+    $res = problem('/clients', 429, 'rate_limited', 'during the back-off');
+    cmp_ok($res->header('Retry-After'), '<=', 2, 'with what is left of the wait');
+    is(scalar @{ CATest::requests_since($mark) }, 0, 'the provider was not called');
+    sleep 3;
+    is(get('/clients')->code, 200, 'after the wait the provider is called again');
 }
 clear();
 

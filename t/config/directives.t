@@ -35,6 +35,8 @@ my @bad = (
     [ 'ClientAPIMaxResponseSize 12Q',    qr/ClientAPIMaxResponseSize: '12Q'/ ],
     [ 'ClientAPIMaxBodySize 10',         qr/ClientAPIMaxBodySize: '10' is not allowed/ ],
     [ 'ClientAPIRateLimit 5 each 60',    qr/ClientAPIRateLimit: expected 'off', N or 'N per SECONDS'/ ],
+    [ 'ClientAPIAuthFailLimit 10 every 60', qr/ClientAPIAuthFailLimit: expected 'off', N or 'N per SECONDS'/ ],
+    [ 'ClientAPIAuthFailLimit 0',        qr/ClientAPIAuthFailLimit: '0' is not allowed/ ],
     [ 'ClientAPILogRetention 0',         qr/ClientAPILogRetention: '0'/ ],
     [ 'ClientAPIPublicURL ftp://x.example', qr/ClientAPIPublicURL: 'ftp:\/\/x.example'/ ],
     [ 'ClientAPIPublicURL not-a-url',    qr/ClientAPIPublicURL: 'not-a-url'/ ],
