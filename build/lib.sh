@@ -60,6 +60,8 @@ build_tree() {
     if [ ! -f Makefile ] || [ "${CA_RECONFIGURE:-}" = 1 ]; then
         say "configure $*"
         ./configure -q "$@" >/dev/null
+        # other compiler flags: nothing built with the old ones may stay
+        make -s clean >/dev/null 2>&1 || true
     fi
     say "make"
     make -s -j"$(nproc)" >/dev/null
@@ -123,5 +125,6 @@ reexec_unprivileged() {
     tar -C "$CA_ROOT" --exclude=./.git -cf - . | tar -C "$dest" -xpf - --no-same-owner
     chown -R "$CA_TEST_USER": "$dest"
     exec runuser -u "$CA_TEST_USER" -- env -i HOME="$home" PATH="$PATH" LANG=C.UTF-8 \
-        CI="${CI:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" bash "$dest/build/$script" "$@"
+        CI="${CI:-}" CA_SANITIZERS="${CA_SANITIZERS:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" \
+        bash "$dest/build/$script" "$@"
 }

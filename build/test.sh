@@ -6,10 +6,21 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
-reexec_unprivileged test.sh work "$@"
+reexec_unprivileged test.sh "work${CA_SANITIZERS:+-san}" "$@"
 
 cfg=()
-[ "${CA_SANITIZERS:-}" = 1 ] && cfg+=(--enable-sanitizers) && export CA_RECONFIGURE=1
+if [ "${CA_SANITIZERS:-}" = 1 ]; then
+    # the module, the command and the unit tests built with ASan + UBSan; httpd itself is not,
+    # so the ASan runtime is preloaded into every process of the run. Leak checking is off
+    # (httpd children exit without freeing their pools); memory errors and undefined
+    # behaviour are reported to $state/sanitizer.* and fail t/zz_error_log.t.
+    cfg+=(--enable-sanitizers)
+    export CA_RECONFIGURE=1
+fi
+# leaving a sanitizer build: configure again without it
+if [ "${CA_SANITIZERS:-}" != 1 ] && grep -qs fsanitize "$CA_ROOT/config.status"; then
+    export CA_RECONFIGURE=1
+fi
 build_tree "${cfg[@]}"
 cd "$CA_ROOT"
 
@@ -65,8 +76,24 @@ CA_DECLARED_HASH=$(sed -n 's/.* key=\(sha256:[0-9a-f]*\).*/\1/p' <<<"$declared")
 export CA_DECLARED_CONN CA_DECLARED_EP CA_DECLARED_HASH
 unset CLIENTAPI_DBD_DRIVER CLIENTAPI_DBD_PARAMS CLIENTAPI_KEY_FILE
 
+httpd_opt=()
+if [ "${CA_SANITIZERS:-}" = 1 ]; then
+    # httpd is not built with the sanitizers: a wrapper preloads their runtimes into it (only
+    # into it: other programs, pg_dump among them, do not run under a preloaded ASan)
+    cat >"$state/httpd-san" <<SH
+#!/bin/sh
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \\
+    exec $(apxs -q SBINDIR)/$(apxs -q TARGET) "\$@"
+SH
+    chmod +x "$state/httpd-san"
+    export CA_HTTPD=$state/httpd-san
+    httpd_opt=(-httpd "$CA_HTTPD")
+    export ASAN_OPTIONS="detect_leaks=0:log_path=$state/sanitizer.asan"
+    export UBSAN_OPTIONS="print_stacktrace=1:log_path=$state/sanitizer.ubsan"
+fi
+
 [ -x t/TEST ] || perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
-t/TEST -apxs "$(command -v apxs)" -port select -configure >/dev/null
+t/TEST -apxs "$(command -v apxs)" "${httpd_opt[@]}" -port select -configure >/dev/null
 t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
 
 say "running the suite"

@@ -18,4 +18,9 @@ while (my $line = <$fh>) {
 close $fh;
 is(scalar @unexpected, 0, 'no unexpected [error] lines in t/logs/error_log')
     or diag("unexpected:\n", join('', @unexpected[0 .. ($#unexpected > 19 ? 19 : $#unexpected)]));
+# a sanitizer build (CA_SANITIZERS=1 build/test.sh) writes its reports next to the state
+my @reports = glob("$CATest::STATE/sanitizer.*");
+is(scalar @reports, 0, 'no AddressSanitizer or UBSan report')
+    or diag(map { "== $_\n" . do { local (@ARGV, $/) = ($_); <> } } @reports[0 .. 1]);
+
 done_testing();

@@ -62,6 +62,7 @@ sub dbh {
 }
 
 sub httpd_bin {
+    return $ENV{CA_HTTPD} if $ENV{CA_HTTPD};   # the sanitizer run's wrapper
     my $apxs = $ENV{APXS} || 'apxs';
     chomp(my $sbin = `$apxs -q SBINDIR`);
     chomp(my $target = `$apxs -q TARGET`);
