@@ -514,6 +514,11 @@ static cJSON *build_tree(apr_pool_t *p, const char *buf, apr_size_t len,
     const char *end = NULL;
     cJSON *root;
 
+    /* the scanner skipped a BOM; cJSON 1.7.15 only does so for texts over 4 bytes */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        buf += 3;
+        len -= 3;
+    }
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL) {
         if (perr) {
