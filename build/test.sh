@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: install what is missing, build, and run the whole test suite.
 #   build/test.sh            (as root or as a user with sudo)
+#   build/test.sh t/api/auth.t t/dashboard   (a subset, then the error_log check)
 # Environment: CA_SANITIZERS=1 builds with ASan/UBSan; CA_KEEP=1 keeps the run's state.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -96,6 +97,12 @@ fi
 t/TEST -apxs "$(command -v apxs)" "${httpd_opt[@]}" -port select -configure >/dev/null
 t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
 
+if [ $# -gt 0 ]; then
+    # a subset while developing: build/test.sh t/api/auth.t t/dashboard (error_log check last)
+    say "running $*"
+    prove -r "$@" t/zz_error_log.t
+    exit
+fi
 say "running the suite"
 # every directory of tests, then the error_log check last
 mapfile -t dirs < <(find t -mindepth 1 -maxdepth 1 -type d \
