@@ -25,6 +25,7 @@ static apr_status_t http_global_cleanup(void *data)
 static int ca_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     ca_ratelimit_pre_config(pconf);
+    ca_keycache_pre_config(pconf);
     return OK;
 }
 
@@ -53,6 +54,7 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         ca_dbd_register(pconf, vs);
     }
     if (ca_ratelimit_post_config(pconf, ptemp, s) != APR_SUCCESS
+        || ca_keycache_post_config(pconf, ptemp, s) != APR_SUCCESS
         || ca_retention_post_config(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR; /* logged why */
     }
@@ -75,6 +77,7 @@ static void ca_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ca_dbd_child_init(pchild, s);
     ca_ratelimit_child_init(pchild, s);
+    ca_keycache_child_init(pchild, s);
 }
 
 static int ca_handler(request_rec *r)

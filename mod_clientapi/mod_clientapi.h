@@ -74,6 +74,11 @@ typedef struct {
     int log_retention_days;
     int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
     apr_off_t max_body_bytes;
+    const char *keycache;                  /* ClientAPIKeyCache spec: "off", "shmcb[:ARG]", ... */
+    struct ap_socache_instance_t *keycache_inst;       /* created when the directive is read */
+    const struct ap_socache_provider_t *keycache_prov; /* NULL: off, or shmcb by default */
+    int keycache_ttl;                      /* seconds an entry is trusted */
+    int keycache_stale;                    /* seconds a stale entry serves while the db is down */
 
     apr_hash_t *loaded;                    /* name -> const ca_provider_t*, as in the files */
 
@@ -126,6 +131,18 @@ int ca_api_handler(request_rec *r);
 void ca_ratelimit_pre_config(apr_pool_t *pconf);
 apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* mod_clientapi_keycache.c: the key cache (what authentication reads, by key hash) shared by
+ * every process (shmcb) or node (memcache, redis). */
+void ca_keycache_pre_config(apr_pool_t *pconf);
+apr_status_t ca_keycache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void ca_keycache_child_init(apr_pool_t *pchild, server_rec *s);
+/* Call after committing any change that affects authenticating a key or using a connection
+ * (endpoint status, keys, deletion; connection status or credentials): every cached entry of
+ * this node (of every node with memcache or redis) is ignored from now on. */
+void ca_keycache_invalidate(request_rec *r);
+/* Seconds an entry is trusted (ClientAPIKeyCache ttl=). */
+int ca_keycache_ttl(const ca_server_conf *sc);
 
 /* mod_clientapi_retention.c: the hourly purge (mod_watchdog singleton). */
 apr_status_t ca_retention_post_config(apr_pool_t *pconf, server_rec *s);

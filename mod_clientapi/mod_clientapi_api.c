@@ -189,15 +189,27 @@ int ca_api_fail(request_rec *r, ca_api_req_t *q, int status, const char *code,
     return CA_ANSWERED;
 }
 
-/* Endpoint by key hash. Endpoints declared in httpd.conf are in the database too (synced
- * once per process), marked as managed by the configuration. */
+/* Endpoint by key hash: from the key cache (mod_clientapi_keycache.c), else from the database,
+ * then cached. Endpoints declared in httpd.conf are in the database too (synced once per
+ * process), marked as managed by the configuration. A stale cache entry answers only while the
+ * database cannot. */
 static int lookup_endpoint(request_rec *r, ca_api_req_t *q, const char *key_hash)
 {
+    const ca_endpoint_t *cached = NULL;
     ca_endpoint_t *ep = NULL;
     const char *err = NULL;
     apr_status_t rv;
+    int kc = ca_keycache_lookup(r, q, key_hash, &cached);
 
+    if (kc == CA_KEYCACHE_HIT) {
+        q->ep = cached;
+        return OK;
+    }
     if ((rv = ca_dbd_acquire(r, &q->db)) != APR_SUCCESS) {
+        if (kc == CA_KEYCACHE_STALE) {
+            q->ep = cached;
+            return OK;
+        }
         return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                            "the database is unavailable; try again shortly");
     }
@@ -213,9 +225,14 @@ static int lookup_endpoint(request_rec *r, ca_api_req_t *q, const char *key_hash
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, CA_LOGNO(00201)
                       "endpoint lookup failed (request %s): %s", ca_request_id(r),
                       err ? err : "");
+        if (kc == CA_KEYCACHE_STALE) {
+            q->ep = cached;
+            return OK;
+        }
         return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                            "the database is unavailable; try again shortly");
     }
+    ca_keycache_store(r, q, key_hash, ep);
     q->ep = ep;
     return OK;
 }

@@ -15,6 +15,16 @@
  * (problem or data) was sent; the handler turns CA_ANSWERED into OK for httpd. */
 #define CA_ANSWERED (-2)
 
+/* A connection's credential as the key cache holds it (sealed, as stored). */
+typedef struct {
+    const char *field;                 /* "access_token" | "api_key" */
+    const char *sealed;
+    const char *tenant;
+    const char *status;                /* the connection's */
+    apr_int64_t expires_at;            /* access token expiry, 0: none */
+    apr_int64_t read_at;               /* when it was read from the database */
+} ca_keycache_cred_t;
+
 typedef struct {
     request_rec *r;
     ca_server_conf *sc;
@@ -26,6 +36,8 @@ typedef struct {
     int have_db;
 
     const ca_endpoint_t *ep;           /* authenticated endpoint */
+    apr_uint64_t cache_gen;            /* key cache generation read by auth (0: no cache) */
+    const ca_keycache_cred_t *cache_cred; /* the cached entry's connection credential */
     const char *endpoint_id;           /* set once the key matched the URL's endpoint */
     int read_write;
     int client_scope;
@@ -58,6 +70,24 @@ int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, a
  * tokens before expiry, or after a provider refused `stale` (NULL normally). */
 int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char **cred,
                  const char **tenant);
+
+/* mod_clientapi_keycache.c: the endpoint of a key hash from the cache. HIT: fresh; STALE: older
+ * than ttl=, to be used only when the database cannot answer; MISS: read the database and
+ * ca_keycache_store() what it returned (q->have_db set). */
+#define CA_KEYCACHE_MISS  0
+#define CA_KEYCACHE_HIT   1
+#define CA_KEYCACHE_STALE 2
+int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
+                       const ca_endpoint_t **ep);
+void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
+                       ca_endpoint_t *ep);
+/* The decrypted credential of the request's connection, cached in this process for the
+ * request's generation, or opened from the key cache's entry: 1, else 0. */
+int ca_keycache_cred_get(request_rec *r, ca_api_req_t *q, const char **cred,
+                         const char **tenant, apr_int64_t *expires_at);
+/* Remember a credential just read from the database at read_at. */
+void ca_keycache_cred_put(request_rec *r, ca_api_req_t *q, const char *cred,
+                          const char *tenant, apr_int64_t expires_at, apr_int64_t read_at);
 
 /* mod_clientapi_ratelimit.c: count the request against its endpoint's limit; CA_ANSWERED
  * (429 rate_limited) when over it. */

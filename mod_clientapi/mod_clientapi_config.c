@@ -9,6 +9,8 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_file_info.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
 
 #include "mod_clientapi.h"
 #include "ca_key.h"
@@ -38,6 +40,8 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->log_retention_days = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
+    sc->keycache_ttl = CA_UNSET;
+    sc->keycache_stale = CA_UNSET;
     sc->loaded = apr_hash_make(p);
     sc->providers = sc->loaded;
     return sc;
@@ -69,6 +73,12 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->log_retention_days = MERGE_NUM(log_retention_days);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
+    /* the spec, its provider and instance go together */
+    sc->keycache = add->keycache ? add->keycache : base->keycache;
+    sc->keycache_inst = add->keycache ? add->keycache_inst : base->keycache_inst;
+    sc->keycache_prov = add->keycache ? add->keycache_prov : base->keycache_prov;
+    sc->keycache_ttl = MERGE_NUM(keycache_ttl);
+    sc->keycache_stale = MERGE_NUM(keycache_stale);
     sc->loaded = apr_hash_overlay(p, add->loaded, base->loaded);
     sc->providers = sc->loaded;
     return sc;
@@ -471,6 +481,75 @@ static const char *cmd_authfail_limit(cmd_parms *cmd, void *dc, int argc, char *
     return parse_limit(cmd, argc, argv, 300, &sc->authfail_limit, &sc->authfail_window);
 }
 
+/* off | shmcb[:ARG] | memcache:HOST:PORT[,...] | redis:HOST:PORT[,...], then [ttl=SECONDS]
+ * [stale=SECONDS]. The provider's own create() checks its argument now, as mod_ssl does for
+ * SSLSessionCache, so that `apachectl -t` reports a bad one. */
+static const char *cmd_keycache(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    static const char *const allowed = "off, shmcb, shmcb:/PATH(BYTES), memcache:HOST:PORT "
+                                       "or redis:HOST:PORT, then ttl=SECONDS, stale=SECONDS";
+    ca_server_conf *sc = sconf(cmd);
+    const ap_socache_provider_t *prov;
+    ap_socache_instance_t *inst = NULL;
+    const char *arg = NULL, *err;
+    char *name, *colon;
+    long v;
+    int i;
+
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: expected %s", cmd->cmd->name, allowed);
+    }
+    for (i = 1; i < argc; i++) {
+        if (!strncasecmp(argv[i], "ttl=", 4)) {
+            if ((err = parse_int(cmd, argv[i] + 4, 1, 86400, &v))) {
+                return err;
+            }
+            sc->keycache_ttl = (int)v;
+        }
+        else if (!strncasecmp(argv[i], "stale=", 6)) {
+            if ((err = parse_int(cmd, argv[i] + 6, 0, 604800, &v))) {
+                return err;
+            }
+            sc->keycache_stale = (int)v;
+        }
+        else {
+            return bad_arg(cmd, argv[i], allowed);
+        }
+    }
+    if (!strcasecmp(argv[0], "off")) {
+        sc->keycache = "off";
+        sc->keycache_prov = NULL;
+        sc->keycache_inst = NULL;
+        return NULL;
+    }
+    name = apr_pstrdup(cmd->pool, argv[0]);
+    if ((colon = strchr(name, ':'))) {
+        *colon = '\0';
+        arg = colon + 1;
+    }
+    if (strcmp(name, "shmcb") && strcmp(name, "memcache") && strcmp(name, "redis")) {
+        return bad_arg(cmd, argv[0], allowed);
+    }
+    if (strcmp(name, "shmcb") && (!arg || !*arg)) {
+        return apr_psprintf(cmd->pool, "%s: %s needs HOST:PORT (e.g. %s:127.0.0.1:%s)",
+                            cmd->cmd->name, name, name,
+                            *name == 'm' ? "11211" : "6379");
+    }
+    prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (!prov) {
+        return apr_psprintf(cmd->pool, "%s: the %s cache needs mod_socache_%s "
+                            "(LoadModule socache_%s_module before this line)",
+                            cmd->cmd->name, name, name, name);
+    }
+    if ((err = prov->create(&inst, arg && *arg ? arg : NULL, cmd->temp_pool, cmd->pool))) {
+        return apr_psprintf(cmd->pool, "%s: '%s': %s", cmd->cmd->name, argv[0], err);
+    }
+    sc->keycache = apr_pstrdup(cmd->pool, argv[0]);
+    sc->keycache_prov = prov;
+    sc->keycache_inst = inst;
+    return NULL;
+}
+
 static const char *cmd_retention(cmd_parms *cmd, void *dc, const char *arg)
 {
     long v;
@@ -588,6 +667,9 @@ const command_rec ca_cmds[] = {
     AP_INIT_TAKE_ARGV("ClientAPIAuthFailLimit", cmd_authfail_limit, NULL, RSRC_CONF,
                       "Failed authentications per client address before 429: N [per SECONDS] "
                       "or off (default 30 per 300)"),
+    AP_INIT_TAKE_ARGV("ClientAPIKeyCache", cmd_keycache, NULL, RSRC_CONF,
+                      "Key cache shared by processes or nodes: off, shmcb[:ARG], "
+                      "memcache:HOST:PORT or redis:HOST:PORT [ttl=SECONDS] [stale=SECONDS]"),
     AP_INIT_TAKE1("ClientAPILogRetention", cmd_retention, NULL, RSRC_CONF,
                   "Days request logs are kept (1-3650, default 90)"),
     AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,

@@ -357,7 +357,11 @@ static apr_status_t save_connection(cx_t *x, apr_int64_t user_id, const ca_provi
             rv = CA_DB_ENOTFOUND;
         }
     }
-    return ca_db_txn_end(txn, rv, err);
+    rv = ca_db_txn_end(txn, rv, err);
+    if (rv == APR_SUCCESS) {
+        ca_keycache_invalidate(x->r);   /* new credentials, status active again */
+    }
+    return rv;
 }
 
 /* Load a connection the session may act on (its own; an admin: any). 404 otherwise. */
@@ -827,6 +831,7 @@ static void set_status(cx_t *x, apr_int64_t id, const char *status)
                       "connect: status of connection %" APR_INT64_T_FMT " not set: %s", id,
                       err ? err : "");
     }
+    ca_keycache_invalidate(x->r);
 }
 
 /* An API key cannot be renewed: check it again at the provider. */
@@ -998,6 +1003,7 @@ static int route_disconnect(cx_t *x, const char *id_text)
         ca_store_connection_release_refresh(p, x->db, c->id, owner, NULL);
         return db_fail(x, rv, "disconnecting a connection", err);
     }
+    ca_keycache_invalidate(x->r);
     if (can_revoke && (access || refresh)) {
         memset(&oc, 0, sizeof(oc));
         if (c->client_id && *c->client_id) {

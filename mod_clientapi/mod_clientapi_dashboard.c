@@ -1080,6 +1080,7 @@ static int route_endpoint_status(dash_t *d)
         if (rv != APR_SUCCESS) {
             return db_fail(d, rv, "endpoint status change", err);
         }
+        ca_keycache_invalidate(d->r);
         audit(d, *status == 'a' ? "endpoint.activate" : "endpoint.deactivate", "endpoint",
               ep->public_id, status);
     }
@@ -1116,6 +1117,7 @@ static int route_endpoint_reissue(dash_t *d)
     if (rv != APR_SUCCESS) {
         return db_fail(d, rv, "key reissue", err);
     }
+    ca_keycache_invalidate(r);
     audit(d, "key.reissue", "endpoint", ep->public_id,
           apr_psprintf(r->pool, "grace %" APR_INT64_T_FMT " s", grace));
     return endpoint_answer(d, ep->id, key, d->now + grace);
@@ -1140,6 +1142,7 @@ static int route_endpoint_delete(dash_t *d)
     if (rv != APR_SUCCESS) {
         return db_fail(d, rv, "endpoint delete", err);
     }
+    ca_keycache_invalidate(d->r);
     audit(d, "endpoint.delete", "endpoint", ep->public_id, "deleted");
     doc = ca_json_new_object(d->r->pool);
     ca_json_add_string(doc, "deleted", ep->public_id);

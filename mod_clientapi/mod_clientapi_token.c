@@ -160,6 +160,7 @@ static int renew_locked(request_rec *r, ca_api_req_t *q, const ca_connection_t *
             const char *args[] = { "reauthorization_required", apr_ltoa(r->pool, (long)now),
                                    apr_ltoa(r->pool, (long)c->id) };
             ca_db_exec(r->pool, &q->db, CA_SQL_CONNECTION_SET_STATUS, 3, args, NULL, &err);
+            ca_keycache_invalidate(r);
             return needs_reauth(r, q);
         }
         if (rv == CA_OAUTH_ETEMPORARY) {
@@ -195,6 +196,8 @@ static int renew_locked(request_rec *r, ca_api_req_t *q, const ca_connection_t *
             return storage_down(r, q);
         }
     }
+    /* every process (every node with a shared cache) forgets the previous token */
+    ca_keycache_invalidate(r);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, CA_LOGNO(00706)
                   "renewed the access token of connection %" APR_INT64_T_FMT " (%s)",
                   c->id, q->prov->name);
@@ -217,7 +220,7 @@ int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char 
 {
     ca_connection_t *c = NULL;
     const char *owner = NULL, *err = NULL, *access = NULL;
-    apr_int64_t now;
+    apr_int64_t now, exp = 0;
     int st, i;
 
     if (!q->sc->keyring) {
@@ -227,6 +230,17 @@ int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char 
         return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
                            "this server is not configured to call providers");
     }
+    /* steady state: the credential this process already opened, or the key cache's sealed
+     * copy; no SQL, and no AES-GCM open once it is in this process */
+    now = apr_time_sec(apr_time_now());
+    if (ca_keycache_cred_get(r, q, &access, tenant, &exp)
+        && (q->prov->auth.mode == CA_AUTH_API_KEY
+            || !ca_oauth_token_expiring(exp, now, CA_REFRESH_MARGIN))
+        && (!stale || strcmp(stale, access))) {
+        *cred = access;
+        return OK;
+    }
+    access = NULL;
     if (!q->have_db) {
         if (ca_dbd_acquire(r, &q->db) != APR_SUCCESS) {
             return storage_down(r, q);
@@ -238,7 +252,10 @@ int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char 
     }
     *tenant = c->tenant_id;
     if (q->prov->auth.mode == CA_AUTH_API_KEY) {
-        return open_secret(r, q, c, "api_key", c->api_key_enc, cred);
+        if ((st = open_secret(r, q, c, "api_key", c->api_key_enc, cred)) == OK) {
+            ca_keycache_cred_put(r, q, *cred, c->tenant_id, 0, now);
+        }
+        return st;
     }
     for (i = 0; i < CA_REFRESH_POLLS; i++) {
         now = apr_time_sec(apr_time_now());
@@ -251,6 +268,9 @@ int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char 
             if (!stale || strcmp(stale, access)) {
                 if (owner) {
                     ca_store_connection_release_refresh(r->pool, &q->db, c->id, owner, &err);
+                }
+                else if (!c->status || !strcmp(c->status, "active")) {
+                    ca_keycache_cred_put(r, q, access, c->tenant_id, c->expires_at, now);
                 }
                 *cred = access;
                 return OK;

@@ -103,6 +103,9 @@ sub problem_ok {
 
 # --- endpoint lifecycle: deactivate, reissue, expiry, IP allow list -------------------
 {
+    # changed with the clientapi command and in the database directly: seen at once by a
+    # server without the key cache (with it: within its ttl, t/api/keycache.t)
+    local $CATest::BASE_URL = CATest::nocache_url();
     CATest::clientapi_ok('endpoint', 'deactivate', $ep);
     my ($res, $doc) = CATest::api(GET => "/api/$ep/clients", key => $key);
     problem_ok($res, $doc, 403, 'endpoint_inactive', 'deactivated');

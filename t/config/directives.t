@@ -56,12 +56,36 @@ my @bad = (
     [ "ClientAPIEndpoint ep_x connection=1 scope=company:co mode=read-only key=sha256:" . ('a' x 64) . "\n"
       . "ClientAPIEndpoint ep_x connection=2 scope=company:co mode=read-only key=sha256:" . ('b' x 64),
       qr/ClientAPIEndpoint: endpoint ep_x is declared twice/ ],
+    [ 'ClientAPIKeyCache bogus',         qr/ClientAPIKeyCache: 'bogus' is not allowed \(expected off, shmcb/ ],
+    [ 'ClientAPIKeyCache',               qr/ClientAPIKeyCache: expected off, shmcb/ ],
+    [ 'ClientAPIKeyCache shmcb ttl=0',   qr/ClientAPIKeyCache: '0' is not allowed \(expected an integer from 1 to 86400\)/ ],
+    [ 'ClientAPIKeyCache shmcb ttl=1m',  qr/ClientAPIKeyCache: '1m' is not allowed/ ],
+    [ 'ClientAPIKeyCache shmcb stale=-1', qr/ClientAPIKeyCache: '-1' is not allowed/ ],
+    [ 'ClientAPIKeyCache shmcb colour=red', qr/ClientAPIKeyCache: 'colour=red' is not allowed/ ],
+    [ 'ClientAPIKeyCache shmcb:/tmp/kc(10)', qr/ClientAPIKeyCache: 'shmcb:\/tmp\/kc\(10\)': .*size/ ],
+    [ 'ClientAPIKeyCache memcache',      qr/ClientAPIKeyCache: memcache needs HOST:PORT/ ],
+    [ 'ClientAPIKeyCache redis:',        qr/ClientAPIKeyCache: redis needs HOST:PORT/ ],
+    [ 'ClientAPIKeyCache memcache:127.0.0.1:11211', qr/ClientAPIKeyCache: the memcache cache needs mod_socache_memcache/ ],
 );
 for my $case (@bad) {
     my ($line, $re) = @$case;
     my ($rc, $out) = CATest::configtest($line);
     isnt($rc, 0, "refused: $line");
     like($out, $re, "message names the directive: $line");
+}
+
+# the key cache: shmcb (default), memcache and redis (their socache modules loaded first), off
+{
+    my $mods = $ENV{CA_MODULES_DIR} || do { chomp(my $d = `apxs -q LIBEXECDIR`); $d };
+    for my $line ('ClientAPIKeyCache off', 'ClientAPIKeyCache shmcb ttl=30 stale=0',
+                  'ClientAPIKeyCache shmcb:' . "$tmp/kc(1048576)",
+                  "LoadModule socache_memcache_module $mods/mod_socache_memcache.so\n"
+                  . 'ClientAPIKeyCache memcache:127.0.0.1:11211 ttl=10',
+                  "LoadModule socache_redis_module $mods/mod_socache_redis.so\n"
+                  . 'ClientAPIKeyCache redis:127.0.0.1:6379 ttl=10 stale=600') {
+        my ($rc, $out) = CATest::configtest($line);
+        is($rc, 0, "accepted: $line") or diag($out);
+    }
 }
 
 # a broken provider file stops httpd -t naming the file, the field and the reason

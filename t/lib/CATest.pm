@@ -204,6 +204,14 @@ sub base_url {
     return 'http://' . Apache::TestRequest::hostport($cfg);
 }
 
+# The server without the key cache (virtual host clientapi_nocache of t/conf/extra.conf.in), for
+# tests that change rows behind the module's back and expect the very next call to see it.
+sub nocache_url {
+    require Apache::Test;
+    my $v = Apache::Test::config()->{vhosts}{clientapi_nocache};
+    return $v ? "http://$v->{hostport}" : base_url();
+}
+
 # api(METHOD => '/api/ep_x/jobs', key => K, headers => {...}, json => {...}, body => '...')
 sub api {
     my ($method, $path, %o) = @_;
