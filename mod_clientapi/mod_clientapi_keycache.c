@@ -592,9 +592,17 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
     if (kc_lock() != APR_SUCCESS) {
         return;
     }
-    /* an entry of an older generation is never stored over a newer one: the generation is
-     * compared at read time, so storing is always safe */
+    /* storing is always safe: the generation is compared at read time */
     kc_put(r, entry_id(r, key_hash), entry_expiry(q->sc, now), enc, len);
+    /* shmcb makes room by dropping the oldest stored items: the generation is stored again
+     * after every entry, so that it is never the oldest (losing it invalidates everything).
+     * Only where the global mutex covers every writer: with memcache or redis another node
+     * may bump it meanwhile, and their LRU eviction keeps an item read by every call anyway */
+    if (kc_need_mutex && gen_locked(r, 0) == q->cache_gen) {
+        const char *val = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, q->cache_gen);
+        kc_put(r, KC_GEN_ID, apr_time_now() + apr_time_from_sec(KC_GEN_LIFE), val,
+               strlen(val));
+    }
     kc_unlock();
 }
 
