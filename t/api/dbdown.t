@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX ();
 use CATest;
 
 my ($pg_ctl) = grep { -x } glob('/usr/lib/postgresql/*/bin/pg_ctl');
@@ -29,6 +30,27 @@ sub pg_start {
 }
 END { pg_start() if $stopped }
 $SIG{INT} = $SIG{TERM} = sub { pg_start() if $stopped; exit 1 };
+
+# n concurrent calls of $code in child processes: their results
+sub parallel {
+    my ($n, $code) = @_;
+    pipe(my $rd, my $wr) or die $!;
+    my @pids;
+    for (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            print $wr $code->(), "\n";
+            close $wr;
+            POSIX::_exit(0);   # no destructors: the parent's database handles stay open
+        }
+        push @pids, $pid;
+    }
+    close $wr;
+    my @out = map { chomp; $_ } <$rd>;
+    waitpid $_, 0 for @pids;
+    return @out;
+}
 
 CATest::sandbox_reset();
 my $conn = CATest::seed_connection(provider => 'sandbox', login => 'demo');
@@ -81,6 +103,11 @@ ok(system("$pg_ctl -D '$pgdir/data' status >/dev/null 2>&1") != 0, 'PostgreSQL i
     is($res->code, 503, 'a write needing idempotency storage: 503');
     is($doc->{code}, 'storage_unavailable', 'storage_unavailable');
     is(scalar @{ CATest::writes_since($mark) }, 0, '... and nothing reached the provider');
+    ($res, $doc) = CATest::api(POST => "/api/$rw/jobs", key => $krw,
+                               json => { client_id => 'cl_globex_2', title => 'No storage' });
+    is($res->code, 201, 'a write without Idempotency-Key is forwarded with the cached credential')
+        or diag($res->decoded_content);
+    is(scalar @{ CATest::writes_since($mark) }, 1, '... once');
 }
 
 pg_start();
@@ -110,6 +137,19 @@ pg_start();
     is($res->code, 201, 'writes with an Idempotency-Key work again')
         or diag($res->decoded_content);
     is(CATest::api(GET => "/api/$ep/clients", key => $key)->code, 200, 'cached reads still work');
+}
+
+# every pooled database connection of every process broke with the database, and each is
+# replaced on its next use: concurrent calls through the server without the key cache (each
+# needs the database) use them all, until rounds of them succeed throughout
+{
+    local $CATest::BASE_URL = CATest::nocache_url();
+    my ($clean, $rounds) = (0, 0);
+    while ($clean < 3 && $rounds++ < 40) {
+        my @codes = parallel(16, sub { CATest::api(GET => "/api/$cold", key => $kcold)->code });
+        $clean = (grep { $_ != 200 } @codes) ? 0 : $clean + 1;
+    }
+    is($clean, 3, "concurrent calls needing the database all succeed again ($rounds rounds)");
 }
 
 done_testing();
