@@ -16,6 +16,7 @@ CA_PACKAGES=(
     libapache2-mod-perl2 libwww-perl libmojolicious-perl
     libdbi-perl libdbd-pg-perl libdbd-sqlite3-perl
     postgresql-15 postgresql-client-15 curl procps
+    memcached
 )
 
 as_root() {
