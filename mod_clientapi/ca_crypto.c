@@ -670,6 +670,16 @@ const char *ca_keyring_current_kid(const ca_keyring_t *ring)
     return ring->keys[ring->current].kid;
 }
 
+apr_status_t ca_keyring_derive(const ca_keyring_t *ring, const char *purpose,
+                               unsigned char out[CA_SHA256_LEN])
+{
+    if (ring == NULL || ring->nkeys == 0 || purpose == NULL) {
+        return APR_EINVAL;
+    }
+    return ca_hmac_sha256(ring->keys[ring->current].key, CA_SEAL_KEY_LEN, purpose,
+                          strlen(purpose), out);
+}
+
 int ca_keyring_count(const ca_keyring_t *ring)
 {
     return ring ? ring->nkeys : 0;

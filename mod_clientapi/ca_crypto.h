@@ -137,6 +137,12 @@ apr_status_t ca_keyring_load(apr_pool_t *p, const char *path,
 /* kid of the current (sealing) key: the last one in the file. */
 const char *ca_keyring_current_kid(const ca_keyring_t *ring);
 
+/* A key for `purpose` derived from the current key (HMAC-SHA-256 of the purpose
+ * under it): the same on every server sharing the key file, useless for
+ * anything else. APR_EINVAL for an empty ring. */
+apr_status_t ca_keyring_derive(const ca_keyring_t *ring, const char *purpose,
+                               unsigned char out[CA_SHA256_LEN]);
+
 /* Number of keys; 1 if ring has the kid, else 0. */
 int ca_keyring_count(const ca_keyring_t *ring);
 int ca_keyring_has_kid(const ca_keyring_t *ring, const char *kid);

@@ -50,13 +50,16 @@
 #define KC_GEN_LIFE       604800    /* the generation's own expiry (recreated afresh after) */
 #define KC_MAX_ENTRY      8192      /* largest entry stored or read back */
 #define KC_TOUCH_EVERY    60        /* mod_clientapi_log.c writes last_used_at this often */
-#define KC_MAGIC          "CAK1"
+#define KC_MAGIC          "CAK2"
+#define KC_MAC_PURPOSE    "clientapi key cache entries v1"
+#define KC_MAC_HEX        (2 * CA_SHA256_LEN)
 #define KC_CRED_SLOTS     256       /* per-process credential table (direct-mapped) */
 
 static const ap_socache_provider_t *kc_provider;
 static ap_socache_instance_t *kc_cache;
 static apr_global_mutex_t *kc_mutex;
 static int kc_need_mutex;
+static unsigned char kc_local_key[CA_SHA256_LEN];   /* without a key file: this server's */
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -142,6 +145,11 @@ apr_status_t ca_keycache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, serve
             kc_provider = NULL;
             return APR_EGENERAL;
         }
+    }
+    if (ca_random_bytes(kc_local_key, sizeof(kc_local_key)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(01011)
+                     "key cache: no random bytes for its entry key");
+        return APR_EGENERAL;
     }
     kc_need_mutex = (kc_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
     if (kc_need_mutex) {
@@ -342,14 +350,56 @@ static const char *i64(apr_pool_t *p, apr_int64_t v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
-static char *entry_encode(apr_pool_t *p, const kc_entry_t *e, apr_size_t *len)
+/* Entries are authenticated (HMAC-SHA-256 over their id and body) with a key derived from the
+ * key file, so that whoever can write to a shared memcached or redis cannot forge one. */
+static int entry_mac(const ca_server_conf *sc, const char *id, const char *body,
+                     apr_size_t len, char hex[KC_MAC_HEX + 1])
 {
-    struct iovec v[2 * KC_NFIELDS + 1];
+    static const char digits[] = "0123456789abcdef";
+    unsigned char key[CA_SHA256_LEN], mac[CA_SHA256_LEN];
+    char *msg;
+    apr_size_t idlen = strlen(id);
+    int i, ok;
+
+    if (sc->keyring) {
+        if (ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
+            return 0;
+        }
+    }
+    else {
+        memcpy(key, kc_local_key, sizeof(key));
+    }
+    if (!(msg = malloc(idlen + 1 + len))) {
+        ca_cleanse(key, sizeof(key));
+        return 0;
+    }
+    memcpy(msg, id, idlen);
+    msg[idlen] = '\n';
+    memcpy(msg + idlen + 1, body, len);
+    ok = ca_hmac_sha256(key, sizeof(key), msg, idlen + 1 + len, mac) == APR_SUCCESS;
+    free(msg);
+    ca_cleanse(key, sizeof(key));
+    for (i = 0; i < CA_SHA256_LEN; i++) {
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 15];
+    }
+    hex[KC_MAC_HEX] = '\0';
+    return ok;
+}
+
+static char *entry_encode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
+                          const kc_entry_t *e, apr_size_t *len)
+{
+    struct iovec v[2 * KC_NFIELDS + 2];
     const ca_endpoint_t *ep = &e->ep;
+    char *mac = apr_palloc(p, KC_MAC_HEX + 1), *body;
+    apr_size_t blen;
     int n = 0;
 
     v[n].iov_base = KC_MAGIC;
     v[n++].iov_len = 4;
+    v[n].iov_base = mac;
+    v[n++].iov_len = KC_MAC_HEX;
     put_str(p, v, &n, apr_psprintf(p, "%" APR_UINT64_T_FMT, e->gen));
     put_str(p, v, &n, i64(p, e->stored_at));
     put_str(p, v, &n, i64(p, ep->id));
@@ -380,6 +430,10 @@ static char *entry_encode(apr_pool_t *p, const kc_entry_t *e, apr_size_t *len)
     put_str(p, v, &n, e->cred.tenant);
     put_str(p, v, &n, i64(p, e->cred.expires_at));
     put_str(p, v, &n, e->cred.status);
+    body = apr_pstrcatv(p, v + 2, n - 2, &blen);
+    if (!entry_mac(sc, id, body, blen, mac)) {
+        return NULL;
+    }
     return apr_pstrcatv(p, v, n, len);
 }
 
@@ -419,15 +473,19 @@ static int get_i64(apr_pool_t *p, const char **s, const char *end, apr_int64_t *
     return 0;
 }
 
-static int entry_decode(apr_pool_t *p, const char *buf, apr_size_t len, kc_entry_t *e)
+static int entry_decode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
+                        const char *buf, apr_size_t len, kc_entry_t *e)
 {
-    const char *s = buf + 4, *end = buf + len, *g;
+    const char *s = buf + 4 + KC_MAC_HEX, *end = buf + len, *g;
+    char mac[KC_MAC_HEX + 1];
     ca_endpoint_t *ep = &e->ep;
     apr_int64_t v = 0;
     int bad = 0;
 
     memset(e, 0, sizeof(*e));
-    if (len < 4 || memcmp(buf, KC_MAGIC, 4)) {
+    if (len < 4 + KC_MAC_HEX || memcmp(buf, KC_MAGIC, 4)
+        || !entry_mac(sc, id, s, (apr_size_t)(end - s), mac)
+        || !ca_ct_equal(mac, KC_MAC_HEX, buf + 4, KC_MAC_HEX)) {
         return -1;
     }
     bad |= get_str(p, &s, end, &g);
@@ -509,7 +567,7 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     buf = apr_palloc(r->pool, KC_MAX_ENTRY);
     rv = kc_get(r, id, buf, &len);
     e = apr_palloc(r->pool, sizeof(*e));
-    if (rv != APR_SUCCESS || entry_decode(r->pool, (const char *)buf, len, e)
+    if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, e)
         || e->gen != gen) {
         kc_unlock();
         return CA_KEYCACHE_MISS;
@@ -524,8 +582,9 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
         apr_int64_t used = e->ep.last_used_at;
 
         e->ep.last_used_at = now;
-        enc = entry_encode(r->pool, e, &elen);
-        kc_put(r, id, entry_expiry(q->sc, e->stored_at), enc, elen);
+        if ((enc = entry_encode(r->pool, q->sc, id, e, &elen))) {
+            kc_put(r, id, entry_expiry(q->sc, e->stored_at), enc, elen);
+        }
         e->ep.last_used_at = used;
         touch = 1;
     }
@@ -547,7 +606,7 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
     apr_int64_t now = apr_time_sec(q->start);
     const ca_provider_t *prov;
     ca_connection_t *c = NULL;
-    const char *enc, *err = NULL;
+    const char *enc, *err = NULL, *id = entry_id(r, key_hash);
     apr_size_t len;
     kc_entry_t e;
 
@@ -584,8 +643,8 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
             e.cred.expires_at = 0;
         }
     }
-    enc = entry_encode(r->pool, &e, &len);
-    if (len > KC_MAX_ENTRY) {
+    enc = entry_encode(r->pool, q->sc, id, &e, &len);
+    if (!enc || len > KC_MAX_ENTRY) {
         return;
     }
     q->cache_cred = e.cred.sealed ? apr_pmemdup(r->pool, &e.cred, sizeof(e.cred)) : NULL;
@@ -593,7 +652,7 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
         return;
     }
     /* storing is always safe: the generation is compared at read time */
-    kc_put(r, entry_id(r, key_hash), entry_expiry(q->sc, now), enc, len);
+    kc_put(r, id, entry_expiry(q->sc, now), enc, len);
     /* shmcb makes room by dropping the oldest stored items: the generation is stored again
      * after every entry, so that it is never the oldest (losing it invalidates everything).
      * Only where the global mutex covers every writer: with memcache or redis another node

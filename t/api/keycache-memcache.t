@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/../dashboard";
 use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use Digest::SHA ();
 use CATest;
 use DashTest;
 
@@ -134,6 +135,26 @@ CATest::clientapi_ok('endpoint', 'activate', $ep);
 my ($res, $doc) = call_on($b, $ep, $key);
 is($res->code, 403, 'node b refuses the next call at once');
 is($doc->{code}, 'endpoint_inactive', 'endpoint_inactive');
+
+# whoever can write to memcached cannot forge an entry: entries carry an HMAC under a key
+# derived from the key file. The cached entry now says "inactive"; make it say "active".
+{
+    my $mc = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mc_port) or die $!;
+    my $id = 'clientapi-keycache:'
+        . unpack('H*', 'clientapi:k:sha256:' . Digest::SHA::sha256_hex($key));
+    print $mc "get $id\r\n";
+    my $head = <$mc>;
+    my ($flags, $len) = $head =~ /^VALUE \S+ (\d+) (\d+)/;
+    ok(defined $len, 'the entry is in memcached') or diag($head);
+    read($mc, my $data, ($len // 0) + 2);
+    <$mc>;    # END
+    (my $forged = substr($data, 0, $len // 0)) =~ s/8:inactive/6:active/;
+    isnt($forged, $data, 'forged: status active');
+    printf $mc "set %s %d 300 %d\r\n%s\r\n", $id, $flags // 0, length $forged, $forged;
+    like(scalar <$mc>, qr/^STORED/, 'the forged entry is stored');
+    ($res, $doc) = call_on($b, $ep, $key);
+    is($res->code, 403, 'the forged entry is not believed: still 403');
+}
 {
     local $CATest::BASE_URL = $a;
     DashTest::call($ua, POST => "/endpoints/$ep/activate");

@@ -552,6 +552,27 @@ static void test_keyring_load(void **state)
     /* the directory and its files go with the pool (rm_tmpdir) */
 }
 
+/* ca_keyring_derive: HMAC-SHA-256 of the purpose under the current key */
+static void test_keyring_derive(void **state)
+{
+    apr_pool_t *p = *state;
+    ca_keyring_t *ring = ring_of(p, "old " K_SEQ "\nnew " K_5A "\n");
+    unsigned char out[CA_SHA256_LEN], again[CA_SHA256_LEN];
+    const char *purpose = "clientapi key cache entries v1";
+
+    assert_int_equal(ca_keyring_derive(ring, purpose, out), APR_SUCCESS);
+    assert_string_equal(ca_hex_encode(p, out, sizeof(out)),
+                        "4e942ce3f7a1e628a643003f2099a579aff7f8ba3cd47ab019375c18ec05a5ec");
+    assert_int_equal(ca_keyring_set_current(ring, "old"), APR_SUCCESS);
+    assert_int_equal(ca_keyring_derive(ring, purpose, again), APR_SUCCESS);
+    assert_string_equal(ca_hex_encode(p, again, sizeof(again)),
+                        "f796ce805b2192445eac7ca8a5b2410c94d6899fb100db0a73f8ffd03e60dc18");
+    assert_int_equal(ca_keyring_derive(ring, "another purpose", out), APR_SUCCESS);
+    assert_memory_not_equal(out, again, sizeof(out));
+    assert_int_equal(ca_keyring_derive(NULL, purpose, out), APR_EINVAL);
+    assert_int_equal(ca_keyring_derive(ring, NULL, out), APR_EINVAL);
+}
+
 static void test_keyring_new_line(void **state)
 {
     apr_pool_t *p = *state;
@@ -908,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pkce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring_parse_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring_parse_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyring_derive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring_new_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seal_roundtrip, setup, teardown),
