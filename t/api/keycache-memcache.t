@@ -82,7 +82,8 @@ ThreadsPerChild 8
 DBDriver pgsql
 DBDParams "$ENV{CA_PG_PARAMS}"
 ClientAPIProviderFile "$root/conf/providers"
-ClientAPIProviderURL sandbox "$ENV{CA_SANDBOX_URL}/api/v1" "auth=$ENV{CA_SANDBOX_URL}" local-sandbox
+ClientAPIProviderURL sandbox "$ENV{CA_SANDBOX_URL}/api/v1" "auth=$ENV{CA_SANDBOX_URL}" \\
+    local-sandbox
 ClientAPIProviderClient sandbox sandbox-client "file:$CATest::STATE/sandbox-client.secret"
 ClientAPISecretKeyFile "$CATest::STATE/secret.keys"
 ClientAPIPublicURL "http://127.0.0.1:$port"
@@ -130,7 +131,8 @@ CATest::clientapi_ok('endpoint', 'activate', $ep);
 {
     local $CATest::BASE_URL = $a;
     my ($res) = DashTest::call($ua, POST => "/endpoints/$ep/deactivate");
-    is($res->code, 200, "node a's dashboard deactivates the endpoint") or diag($res->decoded_content);
+    is($res->code, 200, "node a's dashboard deactivates the endpoint")
+        or diag($res->decoded_content);
 }
 my ($res, $doc) = call_on($b, $ep, $key);
 is($res->code, 403, 'node b refuses the next call at once');
