@@ -90,6 +90,8 @@ static apr_status_t destroy_cache(void *data)
     }
     kc_cache = NULL;
     kc_provider = NULL;
+    kc_mutex = NULL;                    /* went with the same pool */
+    kc_need_mutex = 0;
     return APR_SUCCESS;
 }
 
