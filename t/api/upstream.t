@@ -47,6 +47,7 @@ my $opened = grep { $after->{$_} eq '01' && /:\Q$port\E$/ } @new;    # the modul
 diag("$n calls: $opened new connections to the provider (threads that had none yet), "
      . scalar(@closing) . ' closed');
 is(scalar @closing, 0, "no connection to the provider was closed during $n calls");
-cmp_ok($opened, '<', $n / 4, "far fewer connections than calls: the open ones are reused");
+# (without reuse every call would open one; threads the warm-up missed open their first)
+cmp_ok($opened, '<', $n / 2, "most calls reuse an open connection");
 
 done_testing();
