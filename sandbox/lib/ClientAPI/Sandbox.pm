@@ -71,6 +71,7 @@ sub _classify ($path) {
     return 'native'  if $path =~ m{\A/api/v1(?:/|\z)};
     return 'cc'      if $path =~ m{\A/cc/v1(?:/|\z)};
     return 'oauth'   if $path =~ m{\A/oauth/};
+    return 'jobber'  if $path =~ m{\A/jobber/};
     return 'other';
 }
 
@@ -140,6 +141,9 @@ sub _routes ($self) {
     $ctl->get('/writes')->to('control#writes');
     $ctl->get('/stats')->to('control#stats');
     $ctl->post('/tokens')->to('control#tokens');
+    # Jobber shape: its tokens (JWT access tokens) and its query-cost bucket
+    $ctl->post('/jobber/tokens')->to('jobber#control_tokens');
+    $ctl->any([qw(GET POST)] => '/jobber/config')->to('jobber#control_config');
     $ctl->any('/*rest' => {rest => ''})->to('control#not_found');
 
     # Everything else passes the fault gate first
@@ -179,6 +183,12 @@ sub _routes ($self) {
     _methods($cc, '/:res/:id', $ccr, GET => 'commander#show', PATCH => 'commander#update',
         DELETE => 'commander#remove');
     $cc->any('/*rest' => {rest => ''})->to('commander#not_found');
+
+    # Jobber shape: OAuth without PKCE, JWT access tokens, GraphQL (Controller/Jobber.pm)
+    _methods($gate, '/jobber/api/oauth/authorize', GET => 'jobber#authorize',
+        POST => 'jobber#decide');
+    _methods($gate, '/jobber/api/oauth/token', POST => 'jobber#token');
+    _methods($gate, '/jobber/api/graphql', POST => 'jobber#graphql');
 
     $gate->any('/*rest' => {rest => ''})->to('control#not_found');
 }

@@ -61,6 +61,7 @@ sub reset ($self) {
     $self->{fault}    = undef;
     $self->{idem}     = {};
     $self->{rate}     = {};
+    $self->{shapes}   = {};    # per-shape state (Controller/Jobber.pm: its cost bucket)
     return $self;
 }
 
@@ -143,7 +144,7 @@ sub issue ($self, %a) {
     my $fam = $a{family} // $self->new_family;
     my $ttl = $a{ttl} // $self->{config}{access_ttl};
     my $t   = now();
-    my $at  = 'sbx_at_' . random_token(32);
+    my $at  = $a{access_token} // 'sbx_at_' . random_token(32);    # Jobber: a JWT
     $self->{access}{$at} = {
         token      => $at,
         client_id  => $a{client_id},
