@@ -961,6 +961,20 @@ static int route_endpoint_create(dash_t *d)
         return fail(d, HTTP_CONFLICT, "connection_disconnected",
                     "this connection is disconnected: connect the provider again first");
     }
+    {
+        /* the provider file's endpoint_scopes (Jobber has no sub-companies: client only) */
+        const ca_provider_t *prov = provider_of(d, c->provider);
+        unsigned want = !strcmp(kind, "client") ? CA_PROVIDER_SCOPE_CLIENT
+                                                : CA_PROVIDER_SCOPE_COMPANY;
+        if (prov && !(prov->endpoint_scopes & want)) {
+            return fail(d, HTTP_UNPROCESSABLE_ENTITY, "scope_not_supported",
+                        apr_psprintf(r->pool, "%s serves %s", prov->display_name,
+                                     want == CA_PROVIDER_SCOPE_CLIENT
+                                     ? "company-scoped endpoints only"
+                                     : "client-scoped endpoints only: pick one of its "
+                                       "clients"));
+        }
+    }
     if (ca_endpoint_id_generate(r->pool, &public_id) != APR_SUCCESS
         || ca_key_generate(r->pool, &key) != APR_SUCCESS
         || !(hash = ca_key_hash(r->pool, key)) || !(hint = ca_key_hint(r->pool, key))) {

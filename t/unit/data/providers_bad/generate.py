@@ -133,6 +133,23 @@ CASES = {
     "filter_bad_name": lambda d: jobs(d).update(filters=["a b"]),
     "scope_query_client_in_company": lambda d: jobs(d).update(
         scope_query={"company": {"owner": "{client_id}"}}),
+    # ---- GraphQL transport options (Jobber) ----
+    "endpoint_scopes_unknown": lambda d: d.update(
+        endpoint_scopes=["company", "site"]),
+    "endpoint_scopes_client_no_list": lambda d: d.update(
+        endpoint_scopes=["client"]),
+    "endpoint_scopes_empty": lambda d: d.update(endpoint_scopes=[]),
+    "endpoint_scopes_twice": lambda d: d.update(
+        endpoint_scopes=["company", "company"]),
+    "endpoint_scopes_type": lambda d: d.update(endpoint_scopes="client"),
+    "throttle_cost_unknown_key": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a", "available": "b",
+                          "restore": "c"}}),
+    "throttle_cost_missing": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a", "available": "b"}}),
+    "throttle_cost_bad_path": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a..b", "available": "b",
+                          "restore_rate": "c"}}),
 }
 
 RAW = {
