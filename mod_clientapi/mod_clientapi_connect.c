@@ -1141,7 +1141,8 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     apr_table_t *vars = apr_table_make(p, 8), *headers = apr_table_make(p, 8);
     apr_array_header_t *query = apr_array_make(p, 8, sizeof(ca_http_param_t));
     const char *cred = NULL, *tenant = NULL, *cursor = NULL, *path, *url, *err = NULL;
-    const char *hdr = NULL, *idpath, *next = NULL;
+    const char *hdr = NULL, *idpath, *next = NULL, *gql_body = NULL;
+    apr_size_t gql_len = 0;
     ca_json_t *doc, *data, *recs, *rec;
     long limit = CX_PICK_LIMIT;
     apr_status_t rv;
@@ -1192,7 +1193,7 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     }
     res = pick->resource;
     pg = &prov->paging;
-    if (!res || !res->list || prov->api.style != CA_API_REST) {
+    if (!res || !res->list) {
         return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                     "this server cannot list this provider's records");
     }
@@ -1268,6 +1269,32 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
                                                                        : pg->cursor_param;
         pm->value = cursor;
     }
+    if (prov->api.style == CA_API_GRAPHQL) {
+        /* GraphQL (Jobber): one POST of {query, variables}; limit and cursor are the call's
+         * {limit} / {cursor}, the other parameters plain string variables */
+        apr_array_header_t *extra = apr_array_make(p, 4, sizeof(ca_provider_kv_t));
+        apr_table_setn(vars, "limit", apr_ltoa(p, limit));
+        if (cursor && *cursor) {
+            apr_table_setn(vars, "cursor", cursor);
+        }
+        for (i = 0; i < query->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(query, i, ca_http_param_t);
+            ca_provider_kv_t *kv;
+            if (!strcmp(pm->name, pg->limit_param) || !strcmp(pm->name, pg->cursor_param)) {
+                continue;
+            }
+            kv = apr_array_push(extra);
+            kv->name = pm->name;
+            kv->value = pm->value;
+        }
+        if (ca_provider_graphql_body(p, res->list, vars, extra, &gql_body, &gql_len, &err)
+            != APR_SUCCESS) {
+            return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
+                        "this server cannot list this provider's records");
+        }
+        apr_array_clear(query);
+        apr_table_setn(headers, "Content-Type", "application/json");
+    }
     if (!(url = ca_http_build_url(p, ca_provider_api_url(p, prov, ""), path, query, &err))) {
         return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                     "this server cannot list this provider's records");
@@ -1286,9 +1313,11 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     }
     ca_proxy_http_options(q, &opts);
     memset(&req, 0, sizeof(req));
-    req.method = "GET";
+    req.method = gql_body ? "POST" : "GET";
     req.url = url;
     req.headers = headers;
+    req.body = gql_body;
+    req.body_len = gql_len;
     req.options = &opts;
     for (attempt = 0; attempt < 2; attempt++) {
         const char *scheme = prov->auth.scheme ? prov->auth.scheme : "Bearer";
@@ -1306,6 +1335,25 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     }
     if (rv != APR_SUCCESS || resp->status < 200 || resp->status > 299) {
         return provider_answer_fail(x, prov, c->id, rv, resp, err);
+    }
+    if (gql_body) {
+        /* GraphQL reports failures (THROTTLED included) as "errors" in a 200 */
+        const char *code = NULL;
+        if (ca_provider_graphql_errors(p, resp->body, resp->body_len, &code) > 0) {
+            int wait = ca_provider_throttle_wait(p, prov, resp->body, resp->body_len);
+            if (code && prov->rate_limit.body_code_value
+                && !strcmp(code, prov->rate_limit.body_code_value)) {
+                ca_web_rate_limited(x->r, wait > 0 ? wait : prov->rate_limit.default_retry_after,
+                                    "the provider's rate limit was reached; try again later");
+                return CX_DONE;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r, CA_LOGNO(01303)
+                          "connect: listing at %s for connection %" APR_INT64_T_FMT
+                          " answered GraphQL errors (first code %s) (request %s)", prov->name,
+                          c->id, code ? code : "none", ca_request_id(x->r));
+            return fail(x, HTTP_BAD_GATEWAY, "provider_error",
+                        "the provider answered with GraphQL errors");
+        }
     }
     /* companies: every record of the connection is a choice; clients: only those the
      * resource's own company rules place in the picked company (fail closed) */

@@ -56,6 +56,37 @@ my @tok = grep { $_->{path} eq '/jobber/api/oauth/token' }
 is(scalar @tok, 1, 'one token request');
 is($tok[0]{status}, 200, 'accepted: the sandbox refuses a code_verifier, none was sent');
 
+# ---- picking the scope: the account is the one company, its clients come from GraphQL -------
+{
+    my $conn = $r->{connection};
+    my ($pr, $pj) = ConnectTest::call($ua, GET => "/connections/$conn/companies");
+    is($pr->code, 200, 'companies: 200') or diag($pr->decoded_content);
+    is_deeply([map { $_->{id} } @{ $pj->{data} }], [$ACCOUNT], 'the account is the company');
+    my (@names, $cursor, $pages);
+    while (1) {
+        ($pr, $pj) = ConnectTest::call($ua, GET => "/connections/$conn/companies/$ACCOUNT/clients"
+                                       . '?limit=2' . ($cursor ? "&cursor=$cursor" : ''));
+        is($pr->code, 200, 'clients page ' . ++$pages) or diag($pr->decoded_content);
+        last unless $pr->code == 200;
+        push @names, map { $_->{name} } @{ $pj->{data} };
+        $cursor = $pj->{next_cursor} or last;
+        last if $pages > 5;
+    }
+    is_deeply(\@names, ['Alice Archer', 'Bluebird Bakery', 'Carlos Diaz', 'Dana Ellis',
+                        'Evergreen Dental'], 'the account\'s clients, paged by GraphQL cursors');
+    is($pages, 3, 'three pages of two');
+    ($pr) = ConnectTest::call($ua, GET => "/connections/$conn/companies/co_acme/clients");
+    is($pr->code, 404, 'no other company');
+    CATest::sandbox(POST => '/_sandbox/jobber/config', { cost_max => 0, restore_rate => 9 });
+    ($pr, $pj) = ConnectTest::call($ua, GET => "/connections/$conn/companies/$ACCOUNT/clients");
+    is($pr->code, 429, 'THROTTLED while picking: 429');
+    ok($pr->header('Retry-After') >= 1, 'with Retry-After');
+    CATest::sandbox(POST => '/_sandbox/jobber/config', { cost_max => 10000, restore_rate => 500,
+                                                         errors => 1 });
+    ($pr, $pj) = ConnectTest::call($ua, GET => "/connections/$conn/companies/$ACCOUNT/clients");
+    is($pr->code, 502, 'GraphQL errors while picking: 502');
+}
+
 # ---- endpoints: client-scoped only ---------------------------------------------------------
 my ($er, $ej) = ConnectTest::call($ua, POST => '/endpoints', json => {
     connection_id => $r->{connection} + 0, scope_kind => 'company', company_id => $ACCOUNT,
