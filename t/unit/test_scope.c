@@ -52,8 +52,8 @@ static int setup(void **state)
     pdir = pdir ? pdir : "conf/providers";
     sandbox = load(apr_pstrcat(pool, pdir, "/sandbox.json", NULL));
     cc = load(apr_pstrcat(pool, pdir, "/clientcommander.json", NULL));
-    sm8 = load(data_path("providers_more/servicem8.json"));
-    stitan = load(data_path("providers_more/servicetitan.json"));
+    sm8 = load(apr_pstrcat(pool, pdir, "/servicem8.json", NULL));
+    stitan = load(apr_pstrcat(pool, pdir, "/servicetitan.json", NULL));
     jobber = load(data_path("providers_more/jobber.json"));
     return 0;
 }

@@ -99,7 +99,81 @@ our @PROVIDERS = (
         compat => 'people',
         faults => { list => '/people', item => '/people/per_demo_01', auth => 'api_key' },
     },
+    {
+        name    => 'servicem8',
+        connect => sub { CATest::seed_connection(provider => 'servicem8', login => 'demo') },
+        company => 'company:co_acme:Acme',
+        other   => 'company:co_globex',
+        foreign => qr/co_globex|cl_globex|co_initech|_orphan/,
+        lists => [
+            { path => '/jobs', count => 40, field => ['company_uuid', 'co_acme'] },
+            { path => '/company', ids => [qw(co_acme cl_acme_1 cl_acme_2 cl_acme_3)] },
+            { path => '/jobs/job_acme_1_01/line_items', ids => [qw(li_acme_1_01_1 li_acme_1_01_2)],
+              field => ['job_uuid', 'job_acme_1_01'] },
+            { path => '/jobs/job_acme_2_01/attachments', ids => ['att_acme_2_01'] },
+        ],
+        own => [qw(/jobs/job_acme_1_01 /company/co_acme /company/cl_acme_2
+                   /line_items/li_acme_1_01_1 /attachments/att_acme_1_01)],
+        out => [qw(/jobs/job_globex_1_01 /jobs/job_acme_orphan /company/co_globex
+                   /company/cl_globex_1 /line_items/li_globex_1_01_1
+                   /line_items/li_acme_orphan_1 /attachments/att_acme_orphan
+                   /jobs/job_globex_1_01/line_items /jobs/job_acme_orphan/attachments
+                   /jobs/job_initech_1_01)],
+        missing => '/jobs/job_does_not_exist',
+        widen => ["/jobs?%24filter=company_uuid%20eq%20%27co_globex%27",
+                  '/jobs?company_uuid=co_globex'],
+        bad => ['/jobs?bogus=1', '/jobs?cursor=-1'],
+        compat => 'job',
+        faults => { list => '/jobs', item => '/jobs/job_acme_1_01', auth => 'oauth',
+                    retry_after => 60 },
+    },
+    {
+        name    => 'servicetitan',
+        connect => \&servicetitan_connection,
+        company => 'company:1001:Acme',
+        other   => 'client:1001/111',
+        client  => 'client:1001/112:Bluebird',
+        # ids of the other tenants (co_globex 1002, co_initech 1003)
+        foreign => qr/"(?:id|customerId)":(?:1[23][0-9]|2[23][0-9]{3}|3[23][0-9]{3})[,}]/,
+        client_foreign => qr/"(?:id|customerId)":(?:11[13]|1[23][0-9]|2(?:1[13]|[23][0-9])[0-9]{2}|3(?:1[13]|[23][0-9])[0-9]{2})[,}]/,
+        lists => [
+            { path => '/jobs?limit=7', count => 40 },
+            { path => '/clients', ids => [111, 112, 113] },
+            { path => '/invoices?limit=15', count => 40 },
+        ],
+        client_lists => [
+            { path => '/jobs', ids => [21201, 21202, 21203], field => ['customerId', 112] },
+            { path => '/invoices', ids => [31201, 31202, 31203], field => ['customer.id', 112] },
+            { path => '/clients', ids => [112] },
+        ],
+        own => [qw(/jobs/21101 /clients/111 /invoices/31101 /jobs/21302)],
+        out => [qw(/jobs/22101 /clients/121 /invoices/32101 /clients/131 /jobs/23101)],
+        missing => '/jobs/99999999',
+        client_own => [qw(/clients/112 /jobs/21201 /invoices/31203)],
+        client_out => [qw(/clients/111 /jobs/21101 /invoices/31101 /jobs/22101)],
+        widen => ['/jobs?customerId=121', '/jobs?tenant=1002'],
+        client_widen => ['/jobs?customerId=111', '/invoices?customerId=111'],
+        bad => ['/jobs?bogus=1', '/jobs?pageSize=5', '/jobs?page=2'],
+        compat => 'job',
+        faults => { list => '/jobs', item => '/jobs/21101', auth => 'oauth' },
+    },
 );
+
+# ServiceTitan connects with client credentials and a tenant pasted in the dashboard
+# (POST /connections/servicetitan/credentials); the sandbox's client "sandbox-client" may
+# mint tokens for its service account, acc_demo, whose tenants are 1001 and 1002.
+sub servicetitan_connection {
+    require lib;
+    lib->import("$CATest::ROOT/t/connect");
+    require ConnectTest;
+    my ($ua) = ConnectTest::signed_in();
+    my ($res, $j) = ConnectTest::call($ua, POST => '/connections/servicetitan/credentials',
+        json => { client_id => 'sandbox-client', client_secret => 'sandbox-secret',
+                  tenant => '1001' });
+    die 'servicetitan connection: ' . $res->status_line . ' ' . $res->decoded_content
+        unless $res->code == 201;
+    return $j->{connection}{id};
+}
 
 # Providers to run: all, or those named in CA_MATRIX (comma-separated) while developing.
 sub providers {
