@@ -69,6 +69,9 @@ void ca_authfail_count(request_rec *r);
 /* Back-off after a provider 429, per connection, shared by every process. */
 void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until);
 long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id);
+/* Client-side pacing: count one provider call of the connection in the current minute;
+ * returns 0 when it may go, else the seconds until the next minute. */
+long ca_pacing_take(request_rec *r, apr_int64_t connection_id, int per_minute);
 
 /* mod_clientapi_proxy.c */
 ca_http_client_t *ca_proxy_http_client(request_rec *r);

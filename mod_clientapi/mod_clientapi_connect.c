@@ -63,6 +63,8 @@ typedef struct {
     int nseg;
 } cx_t;
 
+static apr_table_t *conn_vars(cx_t *x, const ca_provider_t *prov);
+
 /* What a connection stores (plaintext here, sealed on the way to the database). */
 typedef struct {
     const char *auth_mode;             /* oauth2, client_credentials, api_key */
@@ -671,7 +673,8 @@ static int route_apikey(cx_t *x, const ca_provider_t *prov)
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
     memset(&sec, 0, sizeof(sec));
-    rv = ca_oauth_identity(p, &ctx, NULL, key, &sec.account_id, &sec.account_label, &err);
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), key, &sec.account_id,
+                           &sec.account_label, &err);
     if (rv != APR_SUCCESS) {
         return oauth_fail(x, prov, "API key check", rv, err, 1, "api_key_invalid",
                           apr_psprintf(p, "%s did not accept this API key: check that it is "
@@ -687,6 +690,15 @@ static int route_apikey(cx_t *x, const ca_provider_t *prov)
     return connected(x, id, again);
 }
 
+/* Placeholder values every call of a provider may use: the ClientAPIProviderParam values of
+ * its api.config_params (e.g. ServiceTitan's {app_key}). */
+static apr_table_t *conn_vars(cx_t *x, const ca_provider_t *prov)
+{
+    const apr_table_t *params = ca_conf_provider_params(x->sc, prov->name);
+
+    return params ? apr_table_copy(x->r->pool, params) : apr_table_make(x->r->pool, 8);
+}
+
 /* ---- POST /{provider}/credentials --------------------------------------------------- */
 
 static int route_credentials(cx_t *x, const ca_provider_t *prov)
@@ -694,7 +706,7 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
     static const char *const allowed[] = { "client_id", "client_secret", "tenant", NULL };
     apr_pool_t *p = x->r->pool;
     const apr_array_header_t *cf = prov->auth.connect_fields;
-    apr_table_t *vars = apr_table_make(p, 4);
+    apr_table_t *vars = conn_vars(x, prov);
     ca_oauth_client_t oc = { NULL, NULL };
     ca_oauth_ctx_t ctx;
     ca_oauth_token_t *tok = NULL;
@@ -845,7 +857,7 @@ static int recheck_api_key(cx_t *x, const ca_provider_t *prov, ca_connection_t *
     if (!oauth_ctx(x, prov, NULL, &ctx)) {
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
-    rv = ca_oauth_identity(p, &ctx, NULL, key, &acct, &label, &err);
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), key, &acct, &label, &err);
     ca_cleanse((char *)key, strlen(key));
     if (rv == CA_OAUTH_EGRANT) {
         log_oauth(x, APLOG_INFO, prov, "API key check", rv, err);
@@ -1138,7 +1150,7 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     ca_http_options_t opts;
     ca_http_response_t *resp = NULL;
     ca_http_client_t *http;
-    apr_table_t *vars = apr_table_make(p, 8), *headers = apr_table_make(p, 8);
+    apr_table_t *vars, *headers = apr_table_make(p, 8);
     apr_array_header_t *query = apr_array_make(p, 8, sizeof(ca_http_param_t));
     const char *cred = NULL, *tenant = NULL, *cursor = NULL, *path, *url, *err = NULL;
     const char *hdr = NULL, *idpath, *next = NULL, *gql_body = NULL;
@@ -1226,6 +1238,7 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     if (ca_token_get(x->r, q, NULL, &cred, &tenant) != OK) {
         return CX_DONE;
     }
+    vars = conn_vars(x, prov);
     if (tenant) {
         apr_table_setn(vars, "tenant", tenant);
     }
@@ -1634,7 +1647,7 @@ static int callback_connect(cx_t *x, const ca_oauth_state_t *st, const char *cod
                                            : "provider_error", 0);
     }
     memset(&sec, 0, sizeof(sec));
-    rv = ca_oauth_identity(p, &ctx, NULL, tok->access_token, &sec.account_id,
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), tok->access_token, &sec.account_id,
                            &sec.account_label, &err);
     if (rv != APR_SUCCESS) {
         log_oauth(x, APLOG_WARNING, prov, "identity", rv, err);

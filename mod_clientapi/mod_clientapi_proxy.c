@@ -85,7 +85,8 @@ void ca_proxy_http_options(ca_api_req_t *q, ca_http_options_t *o)
 
 static apr_table_t *base_vars(ca_api_req_t *q)
 {
-    apr_table_t *v = apr_table_make(q->r->pool, 8);
+    const apr_table_t *params = ca_conf_provider_params(q->sc, q->prov->name);
+    apr_table_t *v = params ? apr_table_copy(q->r->pool, params) : apr_table_make(q->r->pool, 8);
 
     apr_table_setn(v, "company_id", q->ep->company_id);
     if (q->ep->client_id) {
@@ -251,6 +252,18 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
                                             "in %ld s", wait));
         }
     }
+    /* client-side pacing under the provider's published limit (rate_limit.requests_per_minute) */
+    if (q->prov->rate_limit.requests_per_minute > 0) {
+        long wait = ca_pacing_take(r, q->ep->connection_id,
+                                   q->prov->rate_limit.requests_per_minute);
+        if (wait > 0) {
+            apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
+            return ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                               apr_psprintf(r->pool, "calls to the provider are paced at %d per "
+                                            "minute for this connection; retry in %ld s",
+                                            q->prov->rate_limit.requests_per_minute, wait));
+        }
+    }
     if ((st = ca_token_get(r, q, NULL, &cred, &tenant)) != OK) {
         return st;
     }
@@ -314,9 +327,17 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         const ca_provider_kv_t *kv = &APR_ARRAY_IDX(q->prov->api.headers, i, ca_provider_kv_t);
         const char *v;
         if (ca_provider_expand(r->pool, kv->value, vars, CA_EXPAND_RAW, &v, &err)
-            == APR_SUCCESS) {
-            apr_table_setn(headers, kv->name, v);
+            != APR_SUCCESS) {
+            /* e.g. an api.config_params value the admin has not set */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(01210)
+                          "provider %s: header %s cannot be built: %s (is every "
+                          "ClientAPIProviderParam of the provider set?)", q->prov->name,
+                          kv->name, err ? err : "");
+            return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
+                               "this endpoint's provider is not fully configured on this "
+                               "server");
         }
+        apr_table_setn(headers, kv->name, v);
     }
     if (body) {
         apr_table_setn(headers, "Content-Type", "application/json");
@@ -1082,18 +1103,31 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
         ca_scope_ctx_t ctx;
         scope_of(q, &scope);
         ctx_for(q, q->res, &scope, w.parent_id, &ctx);
-        if (resp->body_len
+        new_id = q->res->create->id_header
+                 ? apr_table_get(resp->headers, q->res->create->id_header) : NULL;
+        if (resp->body_len && !new_id
             && ca_scope_check_item(r->pool, &ctx, q->res->create->record, resp->body,
                                    resp->body_len, &item, &err) == APR_SUCCESS
-            && item.json) {
+            && item.json && item.in_scope) {
             new_id = item.id;
             out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":%.*s}",
                                     ca_json_quote(r->pool, q->prov->name),
                                     (int)item.json_len, item.json);
         }
+        else if (new_id && q->res->item && ca_route_valid_id(new_id)
+                 && (st = check_in_scope(r, q, q->res, new_id, 0, &item)) != NOT_IN_SCOPE) {
+            /* the provider answered the new id only (ServiceM8 x-record-uuid): read it */
+            if (st != OK) {
+                if (idem_hash) {
+                    idem_end(r, q, idem_hash, q->status, NULL);
+                }
+                return st;
+            }
+            out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":%.*s}",
+                                    ca_json_quote(r->pool, q->prov->name),
+                                    (int)item.json_len, item.json);
+        }
         else {
-            new_id = q->res->create->id_header
-                     ? apr_table_get(resp->headers, q->res->create->id_header) : NULL;
             out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":{\"id\":%s}}",
                                     ca_json_quote(r->pool, q->prov->name),
                                     json_str_or_null(r->pool, new_id));

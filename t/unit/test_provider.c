@@ -291,27 +291,18 @@ static void test_clientcommander_file(void **state)
 
 static void test_example_providers(void **state)
 {
-    ca_provider_set_t *set = NULL;
-    const char *err = NULL;
     const ca_provider_t *d;
     const ca_provider_resource_t *r;
 
     (void)state;
-    if (ca_provider_load_dir(pool, data_path("providers_more"), &set, &err)
-        != APR_SUCCESS) {
-        fail_msg("%s", err);
-    }
-    /* jobber.json is shipped now: conf/providers (test_jobber_file) */
-    assert_int_equal(set->list->nelts, 2);
-    assert_string_equal(APR_ARRAY_IDX(set->list, 0, ca_provider_t *)->name,
-                        "servicem8");
-
-    d = ca_provider_set_get(set, "servicem8");
+    /* servicem8, servicetitan and jobber are shipped (conf/providers) since
+     * issue 5; jobber has its own test (test_jobber_file) */
+    d = load_ok(apr_pstrcat(pool, provider_dir(), "/servicem8.json", NULL));
     assert_int_equal(d->paging.style, CA_PAGE_CURSOR_HEADER);
     assert_string_equal(d->paging.cursor_header, "x-next-cursor");
     assert_string_equal(d->paging.first_cursor, "-1");
     assert_string_equal(d->rate_limit.retry_after_header, "");
-    assert_int_equal(d->rate_limit.requests_per_minute, 180);
+    assert_int_equal(d->rate_limit.requests_per_minute, 170);
     assert_int_equal(d->rate_limit.requests_per_day, 20000);
     r = ca_provider_resource(d, "jobs");
     assert_string_equal(r->id_field, "uuid");
@@ -328,7 +319,7 @@ static void test_example_providers(void **state)
                         "parent_company_uuid");
     assert_int_equal(d->client_list.source, CA_PICK_NONE);
 
-    d = ca_provider_set_get(set, "servicetitan");
+    d = load_ok(apr_pstrcat(pool, provider_dir(), "/servicetitan.json", NULL));
     assert_int_equal(d->auth.mode, CA_AUTH_CLIENT_CREDENTIALS);
     assert_true(d->auth.credentials_at_connect);
     assert_true(d->numeric_ids);
@@ -741,13 +732,17 @@ static void test_load_dir_and_files(void **state)
         != APR_SUCCESS) {
         fail_msg("%s", err);
     }
-    assert_int_equal(set->list->nelts, 3);
+    assert_int_equal(set->list->nelts, 5);
     assert_string_equal(APR_ARRAY_IDX(set->list, 0, ca_provider_t *)->name,
                         "clientcommander");
     assert_string_equal(APR_ARRAY_IDX(set->list, 1, ca_provider_t *)->name,
                         "jobber");
     assert_string_equal(APR_ARRAY_IDX(set->list, 2, ca_provider_t *)->name,
                         "sandbox");
+    assert_string_equal(APR_ARRAY_IDX(set->list, 3, ca_provider_t *)->name,
+                        "servicem8");
+    assert_string_equal(APR_ARRAY_IDX(set->list, 4, ca_provider_t *)->name,
+                        "servicetitan");
     assert_non_null(ca_provider_set_get(set, "sandbox"));
     assert_null(ca_provider_set_get(set, "Sandbox"));
     assert_null(ca_provider_set_get(set, NULL));
@@ -820,8 +815,8 @@ static void test_override(void **state)
                                                   NULL));
     const ca_provider_t *sb = load_ok(apr_pstrcat(pool, provider_dir(),
                                                   "/sandbox.json", NULL));
-    const ca_provider_t *sm8 = load_ok(data_path(
-        "providers_more/servicem8.json"));
+    const ca_provider_t *sm8 = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                   "/servicem8.json", NULL));
     ca_provider_override_t ov;
     const ca_provider_t *out;
     const char *err = NULL;
