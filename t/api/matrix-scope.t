@@ -107,7 +107,10 @@ for my $p (CATest::Matrix::providers()) {
     note("provider $p->{name}");
     CATest::sandbox_reset();
     my $conn = $p->{connect}->();
-    my ($co_id) = $p->{company} =~ /^company:([^:]+)/;
+    # the main endpoint is company-scoped, or client-scoped for providers without company
+    # endpoints (Jobber)
+    my ($co_id, $main_cl) = $p->{company} =~ /^company:([^:]+)/ ? ($1, undef)
+                          : $p->{company} =~ m{^client:([^/]+)/([^:]+)};
     my ($ep, $key) = CATest::seed_endpoint(connection => $conn, scope => $p->{company});
     my ($ep2, $key2) = CATest::seed_endpoint(connection => $conn, scope => $p->{other});
 
@@ -119,7 +122,7 @@ for my $p (CATest::Matrix::providers()) {
         is(get($ep, $key, '/no_such_resource')->code, 404, "$p->{name}: unknown resource: 404");
     }
 
-    check_lists($p, $ep, $key, $p->{lists}, $co_id, undef, $p->{foreign});
+    check_lists($p, $ep, $key, $p->{lists}, $co_id, $main_cl, $p->{foreign});
     check_items($p, $ep, $key, $p->{own}, $p->{out}, $p->{foreign});
     check_widen($p, $ep, $key, $p->{widen} || [], $p->{foreign});
 

@@ -7,7 +7,9 @@ package CATest::Matrix;
 # An entry:
 #   name          provider name (conf/providers/NAME.json or a test-only file)
 #   connect       sub returning a new connection id of the sandbox's "demo" account
-#   company       scope of the company endpoint (clientapi endpoint add --scope)
+#   company       scope of the company endpoint (clientapi endpoint add --scope); a provider
+#                 that serves client-scoped endpoints only (Jobber) gives a client scope here
+#                 and its lists are checked with that client's envelope
 #   other         scope of a second endpoint on the same connection (cursor binding)
 #   client        scope of a client endpoint (absent: the provider has no client scope)
 #   foreign       regex: text that must never appear in the company endpoint's answers
@@ -158,6 +160,66 @@ our @PROVIDERS = (
         faults => { list => '/jobs', item => '/jobs/21101', auth => 'oauth' },
     },
 );
+
+# ---- Jobber: GraphQL, client-scoped endpoints only (one account = one company) ----------
+sub _jb { my ($type, $id) = @_; require MIME::Base64;
+          return MIME::Base64::encode_base64("gid://Jobber/$type/$id", '') }
+my $JB_ACC = _jb(Account => 'acc_demo');
+my $JB_CL = _jb(Client => 'cl_acme_1');
+push @PROVIDERS, {
+    name    => 'jobber',
+    connect => \&jobber_connection,
+    company => "client:$JB_ACC/$JB_CL:Alice",
+    other   => "client:$JB_ACC/" . _jb(Client => 'cl_acme_3'),
+    # other clients by name (job titles carry it) and by id (records carry client { id })
+    foreign => do {
+        my @ids = map { _jb(Client => $_) } qw(cl_acme_2 cl_acme_3 cl_globex_1 cl_globex_2
+                                               cl_initech_1 cl_initech_2);
+        my $alt = join '|', map { quotemeta } @ids, 'Bluebird', 'Carlos', 'Dana Ellis',
+                                              'Evergreen', 'Frieda', 'Hofmann';
+        qr/$alt/;
+    },
+    lists => [
+        { path => '/jobs?limit=10', count => 35, field => ['client.id', $JB_CL] },
+        { path => '/clients', ids => [$JB_CL] },
+        { path => '/invoices?limit=20', count => 35, field => ['client.id', $JB_CL] },
+        { path => '/invoices/' . _jb(Invoice => 'inv_acme_1_01') . '/line_items', count => 2 },
+        { path => '/line_items?invoice_id=' . _jb(Invoice => 'inv_acme_1_02'), count => 2 },
+        { path => '/jobs/' . _jb(Job => 'job_acme_1_03') . '/attachments',
+          ids => [_jb(NoteAttachment => 'att_acme_1_03')] },
+    ],
+    own => ['/jobs/' . _jb(Job => 'job_acme_1_01'), "/clients/$JB_CL",
+            '/invoices/' . _jb(Invoice => 'inv_acme_1_01')],
+    out => ['/jobs/' . _jb(Job => 'job_acme_2_01'), '/jobs/' . _jb(Job => 'job_acme_orphan'),
+            '/clients/' . _jb(Client => 'cl_acme_2'), '/invoices/' . _jb(Invoice => 'inv_acme_2_01'),
+            '/invoices/' . _jb(Invoice => 'inv_acme_2_01') . '/line_items',
+            '/jobs/' . _jb(Job => 'job_acme_2_01') . '/attachments',
+            '/line_items?invoice_id=' . _jb(Invoice => 'inv_acme_orphan'),
+            '/jobs/' . _jb(Job => 'job_initech_1_01'), '/clients/' . _jb(Client => 'cl_initech_1')],
+    missing => '/jobs/' . _jb(Job => 'job_does_not_exist'),
+    widen => ['/jobs?client_id=' . _jb(Client => 'cl_acme_2'),
+              '/jobs?clientId=' . _jb(Client => 'cl_acme_2')],
+    bad => ['/line_items', '/jobs?bogus=1', '/jobs?after=x', '/jobs?first=5'],
+    compat => 'job',
+    faults => { list => '/jobs', item => '/jobs/' . _jb(Job => 'job_acme_1_01'),
+                auth => 'oauth' },
+};
+
+# Jobber's tokens come from the sandbox's Jobber shape (a JWT access token); the connection's
+# external id is the account's GraphQL id.
+sub jobber_connection {
+    my $tok = CATest::sandbox(POST => '/_sandbox/jobber/tokens', { user => 'demo' });
+    die 'sandbox issued no Jobber token' unless $tok && $tok->{access_token};
+    my $state = $CATest::STATE;
+    my $out = CATest::clientapi_ok('connection', 'add', '--user', CATest::seed_user(),
+        '--provider', 'jobber', '--account-id', $JB_ACC, '--label', 'Jobber demo',
+        '--access-token-file', CATest::write_file("$state/jat.$$", "$tok->{access_token}\n"),
+        '--refresh-token-file', CATest::write_file("$state/jrt.$$", "$tok->{refresh_token}\n"),
+        '--expires-in', 3600);
+    unlink "$state/jat.$$", "$state/jrt.$$";
+    my ($id) = $out =~ /^(\d+)\s*$/m or die "no connection id in: $out";
+    return $id;
+}
 
 # ServiceTitan connects with client credentials and a tenant pasted in the dashboard
 # (POST /connections/servicetitan/credentials); the sandbox's client "sandbox-client" may

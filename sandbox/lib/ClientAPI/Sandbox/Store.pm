@@ -247,11 +247,13 @@ sub set_fault ($self, $fault) { $self->{fault} = $fault }
 
 # Returns a copy of the active fault if it applies to this path, consuming
 # one use of a counted fault. Without a "path" regex only data API requests
-# (/api/v1, /cc/v1, /sm8/api_1.0, /st/*/v2) match; with one, every non-control path is tested.
+# (/api/v1, /cc/v1, /sm8/api_1.0, /st/*/v2, /jobber/api/graphql) match; with one, every
+# non-control path is tested.
 sub take_fault ($self, $path) {
     my $f = $self->{fault} or return undef;
     my $hit = defined $f->{path} ? $path =~ $f->{path_re}
-        : $path =~ m{\A/(?:(?:api|cc)/v1|sm8/api_1\.0|st/[a-z]+/v2)(?:/|\z)};
+        : $path =~ m{\A/(?:(?:api|cc)/v1|sm8/api_1\.0|st/[a-z]+/v2|jobber/api/graphql)
+                     (?:/|\z)}x;
     return undef unless $hit;
     if (defined $f->{count}) {
         $self->{fault} = undef if --$f->{count} <= 0;
