@@ -120,7 +120,7 @@ our @PROVIDERS = (
                    /company/cl_globex_1 /line_items/li_globex_1_01_1
                    /line_items/li_acme_orphan_1 /attachments/att_acme_orphan
                    /jobs/job_globex_1_01/line_items /jobs/job_acme_orphan/attachments
-                   /jobs/job_initech_1_01)],
+                   /jobs/job_initech_1_01 /line_items)],
         missing => '/jobs/job_does_not_exist',
         widen => ["/jobs?%24filter=company_uuid%20eq%20%27co_globex%27",
                   '/jobs?company_uuid=co_globex'],
@@ -158,6 +158,41 @@ our @PROVIDERS = (
         bad => ['/jobs?bogus=1', '/jobs?pageSize=5', '/jobs?page=2'],
         compat => 'job',
         faults => { list => '/jobs', item => '/jobs/21101', auth => 'oauth' },
+    },
+    {
+        # test-only (t/providers/sixth.json): a provider added without C, the native shape
+        # under other names
+        name    => 'sixth',
+        connect => sub { CATest::seed_connection(provider => 'sixth', login => 'demo') },
+        company => 'company:co_acme:Acme',
+        other   => 'company:co_globex',
+        client  => 'client:co_acme/cl_acme_2:Bluebird',
+        foreign => qr/co_globex|cl_globex|co_initech|_orphan/,
+        client_foreign => qr/cl_acme_1|cl_acme_3|co_globex|_orphan/,
+        lists => [
+            { path => '/work_orders', count => 40, field => ['company_id', 'co_acme'] },
+            { path => '/customers', ids => [qw(cl_acme_1 cl_acme_2 cl_acme_3)] },
+            { path => '/bills?limit=50', count => 40, field => ['company_id', 'co_acme'] },
+            { path => '/bills/inv_acme_1_01/lines', ids => [qw(li_acme_1_01_1 li_acme_1_01_2)] },
+        ],
+        client_lists => [
+            { path => '/work_orders', ids => [qw(job_acme_2_01 job_acme_2_02 job_acme_2_03)] },
+            { path => '/bills/inv_acme_2_01/lines', count => 2 },
+        ],
+        own => [qw(/work_orders/job_acme_1_01 /customers/cl_acme_1 /bill_lines/li_acme_1_01_1)],
+        out => [qw(/work_orders/job_globex_1_01 /work_orders/job_acme_orphan
+                   /customers/cl_globex_1 /bill_lines/li_globex_1_01_1
+                   /bill_lines/li_acme_orphan_1 /bills/inv_acme_orphan/lines /bill_lines)],
+        missing => '/work_orders/job_does_not_exist',
+        client_own => [qw(/customers/cl_acme_2 /work_orders/job_acme_2_01)],
+        client_out => [qw(/customers/cl_acme_1 /work_orders/job_acme_1_01
+                          /bills/inv_acme_1_01/lines)],
+        widen => ['/work_orders?company_id=co_globex', '/work_orders?client_id=cl_globex_1'],
+        client_widen => ['/work_orders?client_id=cl_acme_1'],
+        bad => ['/work_orders?bogus=1', '/work_orders?limit=5&limit=6'],
+        compat => 'work_order',
+        faults => { list => '/work_orders', item => '/work_orders/job_acme_1_01',
+                    auth => 'oauth' },
     },
 );
 
