@@ -287,6 +287,22 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         }
     }
     is_write = strcmp(call->method, "GET") != 0;
+    if (query && call->query && call->query->nelts) {
+        /* the call's own parameters win: a nested call's verified parent ({parent_id}) must
+         * not be replaced or doubled by a caller's filter of the same name */
+        apr_array_header_t *kept = apr_array_make(r->pool, query->nelts, sizeof(ca_http_param_t));
+        for (i = 0; i < query->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(query, i, ca_http_param_t);
+            int j, own = 0;
+            for (j = 0; j < call->query->nelts; j++) {
+                own |= !strcmp(APR_ARRAY_IDX(call->query, j, ca_provider_kv_t).name, pm->name);
+            }
+            if (!own) {
+                *(ca_http_param_t *)apr_array_push(kept) = *pm;
+            }
+        }
+        query = kept;
+    }
     if (q->prov->api.style == CA_API_GRAPHQL) {
         /* GraphQL: one POST of {query, variables}; scope values and filters are variables,
          * never text of the query */

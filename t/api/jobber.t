@@ -136,6 +136,19 @@ my ($ep, $key) = client_endpoint($conn);
     ($res) = CATest::api(GET => "/api/$ep/jobs/" . enc(Job => 'job_acme_orphan')
                          . '/attachments', key => $key);
     is($res->code, 404, 'attachments of another client\'s job: 404');
+    # the parent of a nested list is the verified one in the path: a caller parameter of the
+    # same name (the variable the nested query uses) cannot replace it
+    ($res, $doc) = CATest::api(GET => "/api/$ep/jobs/" . enc(Job => 'job_acme_1_05')
+                               . '/attachments?job_id=' . enc(Job => 'job_acme_2_01'),
+                               key => $key);
+    ok($res->code == 200 || $res->code == 400, 'a nested list with another parent in the query');
+    unlike($res->decoded_content, qr/job-acme-2-01/, 'does not list that parent\'s children');
+    ($res, $doc) = CATest::api(GET => "/api/$ep/invoices/" . enc(Invoice => 'inv_acme_1_01')
+                               . '/line_items?invoice_id=' . enc(Invoice => 'inv_initech_1_01'),
+                               key => $key);
+    ok($res->code == 200 || $res->code == 400, 'the same for line items');
+    is(scalar(grep { $_->{unitPrice} && $_->{name} } @{ $doc->{data} || [] }),
+       $res->code == 200 ? 2 : 0, 'only the verified invoice\'s lines');
     ($res) = CATest::api(GET => "/api/$ep/company", key => $key);
     is($res->code, 404, 'Jobber has no company resource');
     ($res, $doc) = CATest::api(POST => "/api/$ep/jobs", key => $key, json => { title => 'x' });
