@@ -58,6 +58,10 @@ int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, a
  * tokens before expiry, or after a provider refused `stale` (NULL normally). */
 int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char **cred,
                  const char **tenant);
+/* The placeholder name of the value a connection stores with its credentials (`tenant` above):
+ * the provider's one non-secret auth.connect_fields entry (ServiceTitan: "tenant"); NULL when it
+ * declares none or more than a connection can store. */
+const char *ca_token_field_name(const ca_provider_t *prov);
 
 /* mod_clientapi_ratelimit.c: count the request against its endpoint's limit; CA_ANSWERED
  * (429 rate_limited) when over it. */

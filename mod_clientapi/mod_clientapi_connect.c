@@ -703,7 +703,8 @@ static apr_table_t *conn_vars(cx_t *x, const ca_provider_t *prov)
 
 static int route_credentials(cx_t *x, const ca_provider_t *prov)
 {
-    static const char *const allowed[] = { "client_id", "client_secret", "tenant", NULL };
+    const char *fname = ca_token_field_name(prov);
+    const char *allowed[] = { "client_id", "client_secret", fname ? fname : "tenant", NULL };
     apr_pool_t *p = x->r->pool;
     const apr_array_header_t *cf = prov->auth.connect_fields;
     apr_table_t *vars = conn_vars(x, prov);
@@ -724,8 +725,8 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
     }
     for (i = 0; cf && i < cf->nelts; i++) {
         const ca_provider_field_t *f = &APR_ARRAY_IDX(cf, i, ca_provider_field_t);
-        if (strcmp(f->name, "tenant") || f->secret) {
-            /* the table has a column for a tenant only */
+        if (!fname) {
+            /* a connection stores one non-secret value (the tenant column) */
             return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                         apr_psprintf(p, "connect field '%s' is not supported by this server",
                                      f->name));
@@ -758,7 +759,7 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
                         "this server is not configured to connect this provider");
         }
     }
-    if ((st = str_member(x, body, "tenant", need_tenant, CX_MAX_FIELD, &tenant)) != OK
+    if ((st = str_member(x, body, allowed[2], need_tenant, CX_MAX_FIELD, &tenant)) != OK
        ) {
         return st;
     }
@@ -766,7 +767,7 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
         return bad(x, "this provider takes no tenant");
     }
     if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+        apr_table_setn(vars, allowed[2], tenant);
     }
     if (!x->sc->keyring) {
         return fail(x, HTTP_SERVICE_UNAVAILABLE, "provider_not_configured",
@@ -1239,8 +1240,8 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
         return CX_DONE;
     }
     vars = conn_vars(x, prov);
-    if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+    if (tenant && ca_token_field_name(prov)) {
+        apr_table_setn(vars, ca_token_field_name(prov), tenant);
     }
     if (c->account_id) {
         apr_table_setn(vars, "account_id", c->account_id);
@@ -1321,6 +1322,16 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
         }
     }
     apr_table_setn(headers, "Accept", "application/json");
+    if (prov->rate_limit.requests_per_minute > 0) {
+        /* the pickers' calls count against the connection's pacing budget too */
+        long wait = ca_pacing_take(x->r, c->id, prov->rate_limit.requests_per_minute);
+        if (wait > 0) {
+            apr_table_setn(x->r->err_headers_out, "Retry-After", apr_ltoa(p, wait));
+            return fail(x, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                        apr_psprintf(p, "calls to %s are paced for this connection; retry "
+                                     "in %ld s", prov->display_name, wait));
+        }
+    }
     if (!(http = ca_proxy_http_client(x->r))) {
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }

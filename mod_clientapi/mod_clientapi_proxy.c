@@ -267,8 +267,9 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     if ((st = ca_token_get(r, q, NULL, &cred, &tenant)) != OK) {
         return st;
     }
-    if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+    if (tenant && ca_token_field_name(q->prov)) {
+        /* the connect field the connection stores, e.g. {tenant} */
+        apr_table_setn(vars, ca_token_field_name(q->prov), tenant);
     }
     if (ca_provider_expand(r->pool, call->path, vars, CA_EXPAND_PATH, &path, &err)
         != APR_SUCCESS) {

@@ -574,8 +574,8 @@ static void test_clientcommander(void **state)
     assert_string_equal(ca_json_get_string(d, "info.title"),
                         "Client Commander endpoint ep_test123");
     assert_string_equal(path_methods(d, "/people"), "GET, POST");
-    assert_string_equal(path_methods(d, "/people/{id}"), "GET, PATCH, PUT");
-    assert_string_equal(path_methods(d, "/deals/{id}"), "GET, PATCH, PUT");
+    assert_string_equal(path_methods(d, "/people/{id}"), "GET, PATCH, DELETE");
+    assert_string_equal(path_methods(d, "/deals/{id}"), "GET, PATCH, DELETE");
     d = parse(ca_openapi_json(pool, def, &cl));
     assert_string_equal(path_methods(d, "/people"), "GET");
     assert_string_equal(path_methods(d, "/deals"), "GET, POST");
@@ -601,7 +601,7 @@ static void test_methods(void **state)
     assert_string_equal(ca_endpoint_methods(pool, att, 1, 1), "GET, HEAD");
     assert_string_equal(ca_endpoint_methods(pool, company, 1, 1), "GET, HEAD");
     assert_string_equal(ca_endpoint_methods(pool, people, 1, 0), "GET, HEAD, POST");
-    assert_string_equal(ca_endpoint_methods(pool, people, 1, 1), "GET, HEAD, PATCH, PUT");
+    assert_string_equal(ca_endpoint_methods(pool, people, 1, 1), "GET, HEAD, PATCH, DELETE");
     assert_string_equal(ca_endpoint_methods(pool, NULL, 1, 1), "");
 
     assert_string_equal(ca_endpoint_methods_scoped(pool, clients, 1, 0, 0), "GET, HEAD, POST");

@@ -257,9 +257,10 @@ static void test_clientcommander_file(void **state)
     assert_null(d->auth.authorize_url);
     assert_null(d->auth.token_url);
     assert_string_equal(d->auth.identity.call->path, "/me");
-    assert_string_equal(d->auth.identity.id, "data.id");
-    assert_int_equal(d->auth.identity.label->nelts, 2);
-    assert_string_equal(str_at(d->auth.identity.label, 1), "data.lastName");
+    /* the company is the account, not the key's user */
+    assert_string_equal(d->auth.identity.id, "data.accountId");
+    assert_int_equal(d->auth.identity.label->nelts, 1);
+    assert_string_equal(str_at(d->auth.identity.label, 0), "data.accountName");
     assert_string_equal(d->api.base_url, "https://api.clientcommander.com/v1");
     assert_false(d->api.local_sandbox);
     assert_string_equal(d->api.idempotency_header, "Idempotency-Key");
@@ -279,8 +280,9 @@ static void test_clientcommander_file(void **state)
     assert_string_equal(r->list->has_more_path, "meta.hasMore");
     assert_int_equal(rule(r->company_rules, 0)->kind, CA_RULE_CONNECTION);
     assert_int_equal(rule(r->client_rules, 0)->kind, CA_RULE_SELF);
-    assert_string_equal(r->update->method, "PUT");
-    assert_null(r->del);
+    assert_string_equal(r->update->method, "PATCH");
+    assert_null(r->replace);
+    assert_string_equal(r->del->path, "/people/{id}");
 
     r = ca_provider_resource(d, "deals");
     assert_int_equal(rule(r->client_rules, 0)->kind, CA_RULE_CONTAINS);
