@@ -515,6 +515,18 @@ static int kv_mentions(const apr_array_header_t *kvs, const char *needle)
     return 0;
 }
 
+static int kv_named(const apr_array_header_t *kvs, const char *name)
+{
+    int i;
+
+    for (i = 0; kvs != NULL && i < kvs->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(kvs, i, ca_provider_kv_t).name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Does the call use placeholder ph (e.g. "{id}") anywhere? */
 static int call_mentions(const ca_provider_call_t *c, const char *ph)
 {
@@ -1446,9 +1458,17 @@ static int parse_resource(ld_t *ld, const char *name, const ca_json_t *o,
         r->filters = apr_array_make(ld->p, 1, sizeof(const char *));
     }
     for (i = 0; i < r->filters->nelts; i++) {
-        if (!is_param_name(APR_ARRAY_IDX(r->filters, i, const char *))) {
+        const char *fn = APR_ARRAY_IDX(r->filters, i, const char *);
+
+        if (!is_param_name(fn)) {
             return fail(ld, jpi(ld, jp(ld, path, "filters"), i),
                         "malformed parameter name");
+        }
+        /* GraphQL: a caller's filter is a variable; it must not replace one
+         * the list call sets itself (e.g. its {client_id}) */
+        if (r->list != NULL && kv_named(r->list->variables, fn)) {
+            return fail(ld, jpi(ld, jp(ld, path, "filters"), i),
+                        "'%s' is a variable of the list call", fn);
         }
     }
 

@@ -467,6 +467,8 @@ static const broken_t broken[] = {
                                "required" },
     { "throttle_cost_bad_path", "rate_limit.throttle_cost.requested: "
                                 "malformed JSON path 'a..b'" },
+    { "graphql_filter_is_variable", "resources.jobs.filters.1: 'owner' is a "
+                                    "variable of the list call" },
 };
 
 /* ---- the shipped Jobber file and the GraphQL transport ---- */
