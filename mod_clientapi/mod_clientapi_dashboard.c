@@ -712,6 +712,16 @@ static int route_providers(dash_t *d)
         ca_json_add_string(o, "docs_url", p->docs_url);
         ca_json_add_string(o, "company_pick", pick_name(p->company_list.source));
         ca_json_add_string(o, "client_pick", pick_name(p->client_list.source));
+        {
+            /* which endpoint scopes the provider serves (Jobber: client only) */
+            ca_json_t *sc = ca_json_add_array(o, "endpoint_scopes");
+            if (p->endpoint_scopes & CA_PROVIDER_SCOPE_COMPANY) {
+                ca_json_add_string(sc, NULL, "company");
+            }
+            if (p->endpoint_scopes & CA_PROVIDER_SCOPE_CLIENT) {
+                ca_json_add_string(sc, NULL, "client");
+            }
+        }
     }
     return reply(d, HTTP_OK, doc);
 }

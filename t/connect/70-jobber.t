@@ -87,7 +87,15 @@ is($tok[0]{status}, 200, 'accepted: the sandbox refuses a code_verifier, none wa
     is($pr->code, 502, 'GraphQL errors while picking: 502');
 }
 
-# ---- endpoints: client-scoped only ---------------------------------------------------------
+# ---- endpoints: client-scoped only -------------------------------------------------------
+{
+    my ($pr, $pj) = ConnectTest::call($ua, GET => '/providers');
+    my %by = map { $_->{name} => $_ } @{ $pj->{data} || [] };
+    is_deeply($by{jobber}{endpoint_scopes}, ['client'], 'the dashboard learns: Jobber is '
+              . 'client-scoped only');
+    is_deeply($by{sandbox}{endpoint_scopes}, ['company', 'client'], 'the sandbox serves both');
+}
+# ---------------------------------------------------------
 my ($er, $ej) = ConnectTest::call($ua, POST => '/endpoints', json => {
     connection_id => $r->{connection} + 0, scope_kind => 'company', company_id => $ACCOUNT,
     company_name => 'Demo Field Services', access_mode => 'read-only' });
