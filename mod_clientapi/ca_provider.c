@@ -515,6 +515,18 @@ static int kv_mentions(const apr_array_header_t *kvs, const char *needle)
     return 0;
 }
 
+static int kv_named(const apr_array_header_t *kvs, const char *name)
+{
+    int i;
+
+    for (i = 0; kvs != NULL && i < kvs->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(kvs, i, ca_provider_kv_t).name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Does the call use placeholder ph (e.g. "{id}") anywhere? */
 static int call_mentions(const ca_provider_call_t *c, const char *ph)
 {
@@ -1181,12 +1193,37 @@ static int parse_paging(ld_t *ld, const ca_json_t *root)
     return 0;
 }
 
+/* ---- rate_limit.throttle_cost (GraphQL cost buckets) ---- */
+static int parse_throttle_cost(ld_t *ld, const ca_json_t *rl)
+{
+    static const char *const keys[] = {
+        "requested", "available", "restore_rate", NULL
+    };
+    const char *path = "rate_limit.throttle_cost";
+    ca_provider_ratelimit_t *r = &ld->def->rate_limit;
+    ca_json_t *v = ca_json_get(rl, "throttle_cost");
+
+    if (v == NULL) {
+        return 0;
+    }
+    if (check_obj(ld, v, path, keys) < 0
+        || get_jpath(ld, v, path, "requested", 1, 0,
+                     &r->cost_requested_path) < 0
+        || get_jpath(ld, v, path, "available", 1, 0,
+                     &r->cost_available_path) < 0
+        || get_jpath(ld, v, path, "restore_rate", 1, 0,
+                     &r->cost_restore_path) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_rate_limit(ld_t *ld, const ca_json_t *root)
 {
     static const char *const keys[] = {
         "statuses", "retry_after_header", "default_retry_after",
         "body_code_path", "body_code_value", "requests_per_minute",
-        "requests_per_day", NULL
+        "requests_per_day", "throttle_cost", NULL
     };
     ca_provider_ratelimit_t *r = &ld->def->rate_limit;
     ca_json_t *v = ca_json_get(root, "rate_limit"), *st, *e;
@@ -1222,6 +1259,9 @@ static int parse_rate_limit(ld_t *ld, const ca_json_t *root)
         return fail(ld, r->body_code_path ? "rate_limit.body_code_value"
                     : "rate_limit.body_code_path",
                     "body_code_path and body_code_value go together");
+    }
+    if (parse_throttle_cost(ld, v) < 0) {
+        return -1;
     }
     st = ca_json_get(v, "statuses");
     if (st == NULL) {
@@ -1418,9 +1458,17 @@ static int parse_resource(ld_t *ld, const char *name, const ca_json_t *o,
         r->filters = apr_array_make(ld->p, 1, sizeof(const char *));
     }
     for (i = 0; i < r->filters->nelts; i++) {
-        if (!is_param_name(APR_ARRAY_IDX(r->filters, i, const char *))) {
+        const char *fn = APR_ARRAY_IDX(r->filters, i, const char *);
+
+        if (!is_param_name(fn)) {
             return fail(ld, jpi(ld, jp(ld, path, "filters"), i),
                         "malformed parameter name");
+        }
+        /* GraphQL: a caller's filter is a variable; it must not replace one
+         * the list call sets itself (e.g. its {client_id}) */
+        if (r->list != NULL && kv_named(r->list->variables, fn)) {
+            return fail(ld, jpi(ld, jp(ld, path, "filters"), i),
+                        "'%s' is a variable of the list call", fn);
         }
     }
 
@@ -1658,6 +1706,59 @@ static int parse_resources(ld_t *ld, const ca_json_t *root)
     return 0;
 }
 
+/* ---- endpoint_scopes: which endpoint scopes the provider serves ---- */
+static int parse_endpoint_scopes(ld_t *ld, const ca_json_t *root)
+{
+    static const char *const names[] = { "company", "client", NULL };
+    ca_provider_t *def = ld->def;
+    apr_array_header_t *list = NULL;
+    int i;
+
+    def->endpoint_scopes = CA_PROVIDER_SCOPE_COMPANY;
+    if (def->client_list.source != CA_PICK_NONE) {
+        def->endpoint_scopes |= CA_PROVIDER_SCOPE_CLIENT;
+    }
+    if (ca_json_get(root, "endpoint_scopes") != NULL
+        && ca_json_type(ca_json_get(root, "endpoint_scopes"))
+           != CA_JSON_ARRAY) {
+        return fail(ld, "endpoint_scopes", "expected an array of strings, "
+                    "got %s", type_name(ca_json_get(root, "endpoint_scopes")));
+    }
+    if (get_str_list(ld, root, "", "endpoint_scopes", 0, &list) < 0) {
+        return -1;
+    }
+    if (list == NULL) {
+        return 0;
+    }
+    if (list->nelts == 0) {
+        return fail(ld, "endpoint_scopes", "must not be empty");
+    }
+    def->endpoint_scopes = 0;
+    for (i = 0; i < list->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(list, i, const char *);
+        unsigned bit = strcmp(n, "company") == 0 ? CA_PROVIDER_SCOPE_COMPANY
+                       : strcmp(n, "client") == 0 ? CA_PROVIDER_SCOPE_CLIENT
+                       : 0;
+
+        if (bit == 0) {
+            return fail(ld, jpi(ld, "endpoint_scopes", i), "unknown scope "
+                        "'%s' (expected one of %s)", n,
+                        join_names(ld, names));
+        }
+        if (def->endpoint_scopes & bit) {
+            return fail(ld, jpi(ld, "endpoint_scopes", i), "'%s' given "
+                        "twice", n);
+        }
+        if (bit == CA_PROVIDER_SCOPE_CLIENT
+            && def->client_list.source == CA_PICK_NONE) {
+            return fail(ld, jpi(ld, "endpoint_scopes", i), "client needs "
+                        "client_list");
+        }
+        def->endpoint_scopes |= bit;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* entry points                                                        */
 /* ------------------------------------------------------------------ */
@@ -1670,7 +1771,7 @@ apr_status_t ca_provider_load_buffer(apr_pool_t *p, const char *fname,
     static const char *const keys[] = {
         "format", "name", "display_name", "docs_url", "numeric_ids", "auth",
         "api", "pagination", "rate_limit", "company_list", "client_list",
-        "resources", NULL
+        "resources", "endpoint_scopes", NULL
     };
     ca_json_limits_t lim = { CA_PROVIDER_MAX_FILE, 32 };
     ca_json_doc_t *doc;
@@ -1747,7 +1848,8 @@ apr_status_t ca_provider_load_buffer(apr_pool_t *p, const char *fname,
         || parse_rate_limit(&ld, root) < 0
         || parse_resources(&ld, root) < 0
         || parse_pick(&ld, root, "company_list", 1, &def->company_list) < 0
-        || parse_pick(&ld, root, "client_list", 0, &def->client_list) < 0) {
+        || parse_pick(&ld, root, "client_list", 0, &def->client_list) < 0
+        || parse_endpoint_scopes(&ld, root) < 0) {
         goto done;
     }
     if (def->docs_url != NULL) {
@@ -2168,4 +2270,169 @@ const char *ca_provider_api_url(apr_pool_t *p, const ca_provider_t *def,
                                 const char *path)
 {
     return apr_pstrcat(p, def->api.base_url, path ? path : "", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* GraphQL transport                                                   */
+/* ------------------------------------------------------------------ */
+
+#define GQL_MAX_ANSWER  (64 * 1024 * 1024)
+
+apr_status_t ca_provider_graphql_body(apr_pool_t *p,
+                                      const ca_provider_call_t *call,
+                                      apr_table_t *vars,
+                                      const apr_array_header_t *extra,
+                                      const char **body, apr_size_t *len,
+                                      const char **perr)
+{
+    ca_json_t *obj, *v;
+    char *out;
+    int i;
+
+    *body = NULL;
+    if (call == NULL || call->graphql == NULL) {
+        if (perr) {
+            *perr = "not a GraphQL call";
+        }
+        return APR_EINVAL;
+    }
+    obj = ca_json_new_object(p);
+    if (obj == NULL || ca_json_add_string(obj, "query", call->graphql) == NULL
+        || (v = ca_json_add_object(obj, "variables")) == NULL) {
+        if (perr) {
+            *perr = "cannot build the GraphQL request";
+        }
+        return APR_ENOMEM;
+    }
+    for (i = 0; call->variables != NULL && i < call->variables->nelts; i++) {
+        const ca_provider_kv_t *kv =
+            &APR_ARRAY_IDX(call->variables, i, ca_provider_kv_t);
+        const char *val = NULL;
+
+        if (strcmp(kv->value, "{limit}") == 0) {
+            const char *l = vars ? apr_table_get(vars, "limit") : NULL;
+            char *end = NULL;
+            long n = l ? strtol(l, &end, 10) : 0;
+
+            if (l != NULL && *l != '\0' && *end == '\0' && n > 0) {
+                ca_json_set_number(v, kv->name, (double)n);
+            }
+            else {
+                ca_json_remove(v, kv->name);
+                ca_json_add_null(v, kv->name);
+            }
+            continue;
+        }
+        if (ca_provider_expand(p, kv->value, vars, CA_EXPAND_RAW, &val, NULL)
+            != APR_SUCCESS) {
+            val = NULL;
+        }
+        ca_json_remove(v, kv->name);
+        if (val == NULL) {
+            ca_json_add_null(v, kv->name);
+        }
+        else {
+            ca_json_add_string(v, kv->name, val);
+        }
+    }
+    for (i = 0; extra != NULL && i < extra->nelts; i++) {
+        const ca_provider_kv_t *kv =
+            &APR_ARRAY_IDX(extra, i, ca_provider_kv_t);
+
+        ca_json_remove(v, kv->name);
+        ca_json_add_string(v, kv->name, kv->value ? kv->value : "");
+    }
+    out = ca_json_print(p, obj);
+    if (out == NULL) {
+        if (perr) {
+            *perr = "cannot build the GraphQL request";
+        }
+        return APR_ENOMEM;
+    }
+    *body = out;
+    if (len) {
+        *len = strlen(out);
+    }
+    return APR_SUCCESS;
+}
+
+static ca_json_t *gql_parse(apr_pool_t *p, const char *body, apr_size_t len)
+{
+    ca_json_limits_t lim = { GQL_MAX_ANSWER, 0 };
+    ca_json_doc_t *doc = NULL;
+    ca_json_t *root;
+
+    if (body == NULL
+        || ca_json_parse(p, body, len, &lim, &doc, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    root = ca_json_doc_root(doc);
+    return ca_json_type(root) == CA_JSON_OBJECT ? root : NULL;
+}
+
+static int short_word(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; s != NULL && *s; s++, n++) {
+        if (!apr_isalnum(*s) && *s != '_') {
+            return 0;
+        }
+    }
+    return n > 0 && n <= 64;
+}
+
+int ca_provider_graphql_errors(apr_pool_t *p, const char *body,
+                               apr_size_t len, const char **code)
+{
+    ca_json_t *root = gql_parse(p, body, len), *e;
+    const char *c;
+
+    if (code) {
+        *code = NULL;
+    }
+    if (root == NULL) {
+        return -1;
+    }
+    e = ca_json_get(root, "errors");
+    if (e == NULL || ca_json_type(e) == CA_JSON_NULL) {
+        return 0;
+    }
+    if (ca_json_type(e) != CA_JSON_ARRAY) {
+        return 1;
+    }
+    c = ca_json_get_string(e, "0.extensions.code");
+    if (code && short_word(c)) {
+        *code = c;
+    }
+    return ca_json_size(e);
+}
+
+int ca_provider_throttle_wait(apr_pool_t *p, const ca_provider_t *def,
+                              const char *body, apr_size_t len)
+{
+    const ca_provider_ratelimit_t *r = &def->rate_limit;
+    double req, avail, rate, w;
+    ca_json_t *root;
+
+    if (r->cost_requested_path == NULL || r->cost_available_path == NULL
+        || r->cost_restore_path == NULL
+        || (root = gql_parse(p, body, len)) == NULL
+        || ca_json_number(ca_json_get(root, r->cost_requested_path), &req)
+           != APR_SUCCESS
+        || ca_json_number(ca_json_get(root, r->cost_available_path), &avail)
+           != APR_SUCCESS
+        || ca_json_number(ca_json_get(root, r->cost_restore_path), &rate)
+           != APR_SUCCESS
+        || !(rate > 0) || !(req >= 0) || !(avail >= 0)) {
+        return 0;
+    }
+    w = (req - avail) / rate;
+    if (!(w > 1)) {
+        return 1;
+    }
+    if (w > 3600) {
+        return 3600;
+    }
+    return (int)w + ((double)(int)w < w ? 1 : 0);
 }

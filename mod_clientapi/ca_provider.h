@@ -207,6 +207,11 @@ typedef struct {
     const char *body_code_value;   /* e.g. "THROTTLED" */
     int requests_per_minute;       /* pacing, 0 = none */
     int requests_per_day;          /* informative, 0 = none */
+    /* throttle_cost (GraphQL cost buckets, Jobber): body paths of the cost asked for, the
+     * points available and the restore rate (points/s); all three or none (NULL) */
+    const char *cost_requested_path;
+    const char *cost_available_path;
+    const char *cost_restore_path;
 } ca_provider_ratelimit_t;
 
 typedef struct {
@@ -230,7 +235,13 @@ typedef struct ca_provider_t {
     ca_provider_pick_t client_list;
     apr_array_header_t *resources; /* const ca_provider_resource_t *, file order */
     apr_hash_t *by_name;           /* name -> const ca_provider_resource_t * */
+    unsigned endpoint_scopes;      /* CA_PROVIDER_SCOPE_* bits endpoints may have */
 } ca_provider_t;
+
+/* endpoint_scopes: which endpoint scopes a provider serves (default: company, plus client
+ * when client_list is set). Jobber has no sub-companies: client only. */
+#define CA_PROVIDER_SCOPE_COMPANY 0x1
+#define CA_PROVIDER_SCOPE_CLIENT  0x2
 
 typedef struct {
     apr_array_header_t *list;      /* const ca_provider_t *, sorted by name */
@@ -315,5 +326,42 @@ apr_status_t ca_provider_expand(apr_pool_t *p, const char *tmpl,
 /* base_url + path (path already expanded). */
 const char *ca_provider_api_url(apr_pool_t *p, const ca_provider_t *def,
                                 const char *path);
+
+/* ---- GraphQL transport (api.style graphql) ---------------------------- */
+
+/*
+ * The request body {"query": call->graphql, "variables": {...}} of a
+ * GraphQL call.  Variables come from call->variables (templates expanded
+ * with vars: a value that is exactly "{limit}" is a JSON number, exactly
+ * "{cursor}" is null when vars has no cursor, any other template is a
+ * string and null when one of its placeholders has no value), then from
+ * extra (ca_provider_kv_t, plain string values: scope variables and
+ * filters), which replace variables of the same name.  Values are never
+ * put into the query text.
+ */
+apr_status_t ca_provider_graphql_body(apr_pool_t *p,
+                                      const ca_provider_call_t *call,
+                                      apr_table_t *vars,
+                                      const apr_array_header_t *extra,
+                                      const char **body, apr_size_t *len,
+                                      const char **perr);
+
+/*
+ * Number of GraphQL errors in an answer (the top-level "errors" array;
+ * an "errors" member that is not an array counts as one), 0 when there
+ * are none, -1 when the body is not a JSON object.  *code (may be NULL)
+ * is the first error's extensions.code when it is a short
+ * [A-Za-z0-9_] word, else NULL: it is safe to log.
+ */
+int ca_provider_graphql_errors(apr_pool_t *p, const char *body,
+                               apr_size_t len, const char **code);
+
+/*
+ * Seconds to wait after a throttled answer, from rate_limit.throttle_cost:
+ * ceil((requested - available) / restore_rate), at least 1, at most 3600.
+ * 0 when the file has no throttle_cost or the body lacks the numbers.
+ */
+int ca_provider_throttle_wait(apr_pool_t *p, const ca_provider_t *def,
+                              const char *body, apr_size_t len);
 
 #endif /* CA_PROVIDER_H */

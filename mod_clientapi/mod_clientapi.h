@@ -42,6 +42,8 @@ typedef struct {
     const char *client_id;
     const char *client_secret_src; /* "file:/path" or "env:NAME"; never the secret itself */
     const char *client_secret;     /* resolved at post_config; never logged */
+    apr_table_t *param_src;        /* ClientAPIProviderParam: name -> file:, env: or value */
+    apr_table_t *params;           /* resolved at check_config; values never logged */
 } ca_provider_setting_t;
 
 /* An endpoint declared in httpd.conf (ClientAPIEndpoint). */
@@ -103,6 +105,10 @@ void *ca_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 /* Effective values (config value or built-in default). */
 int ca_conf_max_limit(const ca_server_conf *sc);
 apr_off_t ca_conf_max_body(const ca_server_conf *sc);
+
+/* The values of a provider's api.config_params set with ClientAPIProviderParam (NULL: none);
+ * they fill the {NAME} placeholders of its calls. */
+const apr_table_t *ca_conf_provider_params(const ca_server_conf *sc, const char *provider);
 
 /* check_config: apply provider URL overrides, read provider client secrets. */
 apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);

@@ -359,6 +359,13 @@ static int dispatch(request_rec *r, ca_api_req_t *q)
         }
     }
     allow = route_allow(q);
+    if (!*allow) {
+        /* e.g. the collection of a resource listed through its parent only (ServiceM8 line
+         * items): no method at all, so no such URL */
+        return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found",
+                           apr_psprintf(r->pool, "%s are reached through their parent record",
+                                        q->res ? q->res->name : "these records"));
+    }
     if (!method_listed(allow, m)) {
         apr_table_setn(r->err_headers_out, "Allow", allow);
         if (is_write_method(r->method_number) && !q->read_write) {

@@ -70,6 +70,10 @@ int ca_api_send(request_rec *r, ca_api_req_t *q, int status, const char *body, a
  * tokens before expiry, or after a provider refused `stale` (NULL normally). */
 int ca_token_get(request_rec *r, ca_api_req_t *q, const char *stale, const char **cred,
                  const char **tenant);
+/* The placeholder name of the value a connection stores with its credentials (`tenant` above):
+ * the provider's one non-secret auth.connect_fields entry (ServiceTitan: "tenant"); NULL when it
+ * declares none or more than a connection can store. */
+const char *ca_token_field_name(const ca_provider_t *prov);
 
 /* mod_clientapi_keycache.c: the endpoint of a key hash from the cache. HIT: fresh; STALE: older
  * than ttl=, to be used only when the database cannot answer; MISS: read the database and
@@ -99,6 +103,9 @@ void ca_authfail_count(request_rec *r);
 /* Back-off after a provider 429, per connection, shared by every process. */
 void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until);
 long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id);
+/* Client-side pacing: count one provider call of the connection in the current minute;
+ * returns 0 when it may go, else the seconds until the next minute. */
+long ca_pacing_take(request_rec *r, apr_int64_t connection_id, int per_minute);
 
 /* mod_clientapi_proxy.c */
 ca_http_client_t *ca_proxy_http_client(request_rec *r);

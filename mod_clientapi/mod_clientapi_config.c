@@ -311,6 +311,48 @@ static const char *cmd_provider_url(cmd_parms *cmd, void *dc, int argc, char *co
     return NULL;
 }
 
+/* ClientAPIProviderParam NAME PARAM VALUE|file:/path|env:VAR: a value of the provider file's
+ * api.config_params (e.g. ServiceTitan's app_key), checked against the file at check_config */
+static const char *cmd_provider_param(cmd_parms *cmd, void *dc, const char *name,
+                                      const char *param, const char *value)
+{
+    ca_provider_setting_t *ps;
+    const char *c;
+
+    if (!valid_provider_name(name)) {
+        return bad_arg(cmd, name, "a provider name of lower-case letters, digits, - and _");
+    }
+    for (c = param; *c; c++) {
+        if (!apr_islower(*c) && *c != '_') {
+            break;
+        }
+    }
+    if (!*param || *c || strlen(param) > 64) {
+        return bad_arg(cmd, param, "a parameter name of lower-case letters and _");
+    }
+    if (!*value) {
+        return apr_psprintf(cmd->pool, "%s: the value of %s must not be empty", cmd->cmd->name,
+                            param);
+    }
+    ps = setting_for(cmd, name);
+    if (!ps->param_src) {
+        ps->param_src = apr_table_make(cmd->pool, 2);
+    }
+    if (apr_table_get(ps->param_src, param)) {
+        return apr_psprintf(cmd->pool, "%s: %s %s is set twice", cmd->cmd->name, name, param);
+    }
+    apr_table_set(ps->param_src, param, value);
+    return NULL;
+}
+
+const apr_table_t *ca_conf_provider_params(const ca_server_conf *sc, const char *provider)
+{
+    const ca_provider_setting_t *ps = sc->provider_settings
+        ? apr_hash_get(sc->provider_settings, provider, APR_HASH_KEY_STRING) : NULL;
+
+    return ps ? ps->params : NULL;
+}
+
 /* ClientAPIProviderClient NAME CLIENT-ID file:/path|env:NAME */
 static const char *cmd_provider_client(cmd_parms *cmd, void *dc, const char *name,
                                        const char *client_id, const char *secret)
@@ -645,6 +687,9 @@ const command_rec ca_cmds[] = {
                       "(and OAuth) base URL"),
     AP_INIT_TAKE3("ClientAPIProviderClient", cmd_provider_client, NULL, RSRC_CONF,
                   "NAME CLIENT-ID file:/path|env:VAR: OAuth client credentials of a provider"),
+    AP_INIT_TAKE3("ClientAPIProviderParam", cmd_provider_param, NULL, RSRC_CONF,
+                  "NAME PARAM VALUE|file:/path|env:VAR: a value the provider file declares in "
+                  "api.config_params (e.g. servicetitan app_key)"),
     AP_INIT_TAKE1("ClientAPIPublicURL", cmd_public_url, NULL, RSRC_CONF,
                   "Public base URL of this server, used to build OAuth redirect URIs"),
     AP_INIT_TAKE1("ClientAPISecretKeyFile", cmd_secret_key_file, NULL, RSRC_CONF,
@@ -717,6 +762,78 @@ static const char *read_secret(apr_pool_t *p, apr_pool_t *ptemp, const char *src
     }
 }
 
+/* auth=URL of ClientAPIProviderURL replaces the origin of a provider file's OAuth URL: a
+ * "/path" is appended, an absolute URL keeps its path (https://go.servicem8.com/oauth/x with
+ * auth=http://127.0.0.1:8089 is http://127.0.0.1:8089/oauth/x). */
+static const char *auth_override(apr_pool_t *p, const char *base, const char *ref)
+{
+    const char *path = ref;
+
+    if (!ref) {
+        return NULL;
+    }
+    if (*ref != '/') {
+        const char *host = strstr(ref, "://");
+        path = host ? strchr(host + 3, '/') : NULL;
+        if (!path) {
+            path = "";
+        }
+    }
+    return apr_pstrcat(p, base, path, NULL);
+}
+
+/* Resolve the ClientAPIProviderParam values of one provider and check them against the
+ * names its file declares. */
+static apr_status_t resolve_params(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                                   ca_provider_setting_t *ps, const ca_provider_t *def)
+{
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i, j;
+
+    if (!ps->param_src || ps->params) {
+        return APR_SUCCESS;
+    }
+    ps->params = apr_table_make(pconf, 2);
+    arr = apr_table_elts(ps->param_src);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        const char *err = NULL, *v;
+        int declared = 0;
+
+        for (j = 0; def->api.config_params && j < def->api.config_params->nelts; j++) {
+            if (!strcmp(APR_ARRAY_IDX(def->api.config_params, j, const char *), e[i].key)) {
+                declared = 1;
+            }
+        }
+        if (!declared) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(01201)
+                         "ClientAPIProviderParam %s %s: the provider file declares no such "
+                         "parameter in api.config_params", ps->name, e[i].key);
+            return APR_EINVAL;
+        }
+        if (!strncmp(e[i].val, "file:", 5) || !strncmp(e[i].val, "env:", 4)) {
+            v = read_secret(pconf, ptemp, e[i].val, &err);
+            if (!v) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(01202)
+                             "ClientAPIProviderParam %s %s: %s", ps->name, e[i].key, err);
+                return APR_EINVAL;
+            }
+        }
+        else {
+            v = apr_pstrdup(pconf, e[i].val);
+        }
+        if (strpbrk(v, "\r\n")) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(01203)
+                         "ClientAPIProviderParam %s %s: the value must be one line", ps->name,
+                         e[i].key);
+            return APR_EINVAL;
+        }
+        apr_table_setn(ps->params, e[i].key, v);
+    }
+    return APR_SUCCESS;
+}
+
 /* After the whole configuration is read (check_config, which `apachectl -t` runs too):
  * apply ClientAPIProviderURL overrides and read ClientAPIProviderClient secrets. */
 apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -744,12 +861,10 @@ apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             ov.base_url = ps->base_url;
             ov.local_sandbox = ps->local_sandbox;
             if (ps->auth_base_url) {
-                ov.authorize_url = def->auth.authorize_ref
-                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.authorize_ref, NULL) : NULL;
-                ov.token_url = def->auth.token_ref
-                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.token_ref, NULL) : NULL;
-                ov.revoke_url = def->auth.revoke_ref
-                    ? apr_pstrcat(pconf, ps->auth_base_url, def->auth.revoke_ref, NULL) : NULL;
+                ov.authorize_url = auth_override(pconf, ps->auth_base_url,
+                                                 def->auth.authorize_ref);
+                ov.token_url = auth_override(pconf, ps->auth_base_url, def->auth.token_ref);
+                ov.revoke_url = auth_override(pconf, ps->auth_base_url, def->auth.revoke_ref);
             }
             if (ca_provider_override_base(pconf, def, &ov, &copy, &err) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, CA_LOGNO(00012)
@@ -757,6 +872,9 @@ apr_status_t ca_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                 return APR_EINVAL;
             }
             apr_hash_set(providers, ps->name, APR_HASH_KEY_STRING, copy);
+        }
+        if (resolve_params(pconf, ptemp, s, ps, def) != APR_SUCCESS) {
+            return APR_EINVAL;
         }
         if (ps->client_secret_src && !ps->client_secret) {
             ps->client_secret = read_secret(pconf, ptemp, ps->client_secret_src, &err);

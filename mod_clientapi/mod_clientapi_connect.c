@@ -63,6 +63,8 @@ typedef struct {
     int nseg;
 } cx_t;
 
+static apr_table_t *conn_vars(cx_t *x, const ca_provider_t *prov);
+
 /* What a connection stores (plaintext here, sealed on the way to the database). */
 typedef struct {
     const char *auth_mode;             /* oauth2, client_credentials, api_key */
@@ -675,7 +677,8 @@ static int route_apikey(cx_t *x, const ca_provider_t *prov)
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
     memset(&sec, 0, sizeof(sec));
-    rv = ca_oauth_identity(p, &ctx, NULL, key, &sec.account_id, &sec.account_label, &err);
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), key, &sec.account_id,
+                           &sec.account_label, &err);
     if (rv != APR_SUCCESS) {
         return oauth_fail(x, prov, "API key check", rv, err, 1, "api_key_invalid",
                           apr_psprintf(p, "%s did not accept this API key: check that it is "
@@ -691,14 +694,24 @@ static int route_apikey(cx_t *x, const ca_provider_t *prov)
     return connected(x, id, again);
 }
 
+/* Placeholder values every call of a provider may use: the ClientAPIProviderParam values of
+ * its api.config_params (e.g. ServiceTitan's {app_key}). */
+static apr_table_t *conn_vars(cx_t *x, const ca_provider_t *prov)
+{
+    const apr_table_t *params = ca_conf_provider_params(x->sc, prov->name);
+
+    return params ? apr_table_copy(x->r->pool, params) : apr_table_make(x->r->pool, 8);
+}
+
 /* ---- POST /{provider}/credentials --------------------------------------------------- */
 
 static int route_credentials(cx_t *x, const ca_provider_t *prov)
 {
-    static const char *const allowed[] = { "client_id", "client_secret", "tenant", NULL };
+    const char *fname = ca_token_field_name(prov);
+    const char *allowed[] = { "client_id", "client_secret", fname ? fname : "tenant", NULL };
     apr_pool_t *p = x->r->pool;
     const apr_array_header_t *cf = prov->auth.connect_fields;
-    apr_table_t *vars = apr_table_make(p, 4);
+    apr_table_t *vars = conn_vars(x, prov);
     ca_oauth_client_t oc = { NULL, NULL };
     ca_oauth_ctx_t ctx;
     ca_oauth_token_t *tok = NULL;
@@ -716,8 +729,8 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
     }
     for (i = 0; cf && i < cf->nelts; i++) {
         const ca_provider_field_t *f = &APR_ARRAY_IDX(cf, i, ca_provider_field_t);
-        if (strcmp(f->name, "tenant") || f->secret) {
-            /* the table has a column for a tenant only */
+        if (!fname) {
+            /* a connection stores one non-secret value (the tenant column) */
             return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                         apr_psprintf(p, "connect field '%s' is not supported by this server",
                                      f->name));
@@ -750,7 +763,7 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
                         "this server is not configured to connect this provider");
         }
     }
-    if ((st = str_member(x, body, "tenant", need_tenant, CX_MAX_FIELD, &tenant)) != OK
+    if ((st = str_member(x, body, allowed[2], need_tenant, CX_MAX_FIELD, &tenant)) != OK
        ) {
         return st;
     }
@@ -758,7 +771,7 @@ static int route_credentials(cx_t *x, const ca_provider_t *prov)
         return bad(x, "this provider takes no tenant");
     }
     if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+        apr_table_setn(vars, allowed[2], tenant);
     }
     if (!x->sc->keyring) {
         return fail(x, HTTP_SERVICE_UNAVAILABLE, "provider_not_configured",
@@ -850,7 +863,7 @@ static int recheck_api_key(cx_t *x, const ca_provider_t *prov, ca_connection_t *
     if (!oauth_ctx(x, prov, NULL, &ctx)) {
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
-    rv = ca_oauth_identity(p, &ctx, NULL, key, &acct, &label, &err);
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), key, &acct, &label, &err);
     ca_cleanse((char *)key, strlen(key));
     if (rv == CA_OAUTH_EGRANT) {
         log_oauth(x, APLOG_INFO, prov, "API key check", rv, err);
@@ -1144,10 +1157,11 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     ca_http_options_t opts;
     ca_http_response_t *resp = NULL;
     ca_http_client_t *http;
-    apr_table_t *vars = apr_table_make(p, 8), *headers = apr_table_make(p, 8);
+    apr_table_t *vars, *headers = apr_table_make(p, 8);
     apr_array_header_t *query = apr_array_make(p, 8, sizeof(ca_http_param_t));
     const char *cred = NULL, *tenant = NULL, *cursor = NULL, *path, *url, *err = NULL;
-    const char *hdr = NULL, *idpath, *next = NULL;
+    const char *hdr = NULL, *idpath, *next = NULL, *gql_body = NULL;
+    apr_size_t gql_len = 0;
     ca_json_t *doc, *data, *recs, *rec;
     long limit = CX_PICK_LIMIT;
     apr_status_t rv;
@@ -1198,7 +1212,7 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     }
     res = pick->resource;
     pg = &prov->paging;
-    if (!res || !res->list || prov->api.style != CA_API_REST) {
+    if (!res || !res->list) {
         return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                     "this server cannot list this provider's records");
     }
@@ -1231,8 +1245,9 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     if (ca_token_get(x->r, q, NULL, &cred, &tenant) != OK) {
         return CX_DONE;
     }
-    if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+    vars = conn_vars(x, prov);
+    if (tenant && ca_token_field_name(prov)) {
+        apr_table_setn(vars, ca_token_field_name(prov), tenant);
     }
     if (c->account_id) {
         apr_table_setn(vars, "account_id", c->account_id);
@@ -1274,6 +1289,32 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
                                                                        : pg->cursor_param;
         pm->value = cursor;
     }
+    if (prov->api.style == CA_API_GRAPHQL) {
+        /* GraphQL (Jobber): one POST of {query, variables}; limit and cursor are the call's
+         * {limit} / {cursor}, the other parameters plain string variables */
+        apr_array_header_t *extra = apr_array_make(p, 4, sizeof(ca_provider_kv_t));
+        apr_table_setn(vars, "limit", apr_ltoa(p, limit));
+        if (cursor && *cursor) {
+            apr_table_setn(vars, "cursor", cursor);
+        }
+        for (i = 0; i < query->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(query, i, ca_http_param_t);
+            ca_provider_kv_t *kv;
+            if (!strcmp(pm->name, pg->limit_param) || !strcmp(pm->name, pg->cursor_param)) {
+                continue;
+            }
+            kv = apr_array_push(extra);
+            kv->name = pm->name;
+            kv->value = pm->value;
+        }
+        if (ca_provider_graphql_body(p, res->list, vars, extra, &gql_body, &gql_len, &err)
+            != APR_SUCCESS) {
+            return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
+                        "this server cannot list this provider's records");
+        }
+        apr_array_clear(query);
+        apr_table_setn(headers, "Content-Type", "application/json");
+    }
     if (!(url = ca_http_build_url(p, ca_provider_api_url(p, prov, ""), path, query, &err))) {
         return fail(x, HTTP_NOT_IMPLEMENTED, "not_supported",
                     "this server cannot list this provider's records");
@@ -1287,14 +1328,26 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
         }
     }
     apr_table_setn(headers, "Accept", "application/json");
+    if (prov->rate_limit.requests_per_minute > 0) {
+        /* the pickers' calls count against the connection's pacing budget too */
+        long wait = ca_pacing_take(x->r, c->id, prov->rate_limit.requests_per_minute);
+        if (wait > 0) {
+            apr_table_setn(x->r->err_headers_out, "Retry-After", apr_ltoa(p, wait));
+            return fail(x, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                        apr_psprintf(p, "calls to %s are paced for this connection; retry "
+                                     "in %ld s", prov->display_name, wait));
+        }
+    }
     if (!(http = ca_proxy_http_client(x->r))) {
         return fail(x, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
     ca_proxy_http_options(q, &opts);
     memset(&req, 0, sizeof(req));
-    req.method = "GET";
+    req.method = gql_body ? "POST" : "GET";
     req.url = url;
     req.headers = headers;
+    req.body = gql_body;
+    req.body_len = gql_len;
     req.options = &opts;
     for (attempt = 0; attempt < 2; attempt++) {
         const char *scheme = prov->auth.scheme ? prov->auth.scheme : "Bearer";
@@ -1312,6 +1365,25 @@ static int route_pick(cx_t *x, const char *id_text, const char *company)
     }
     if (rv != APR_SUCCESS || resp->status < 200 || resp->status > 299) {
         return provider_answer_fail(x, prov, c->id, rv, resp, err);
+    }
+    if (gql_body) {
+        /* GraphQL reports failures (THROTTLED included) as "errors" in a 200 */
+        const char *code = NULL;
+        if (ca_provider_graphql_errors(p, resp->body, resp->body_len, &code) > 0) {
+            int wait = ca_provider_throttle_wait(p, prov, resp->body, resp->body_len);
+            if (code && prov->rate_limit.body_code_value
+                && !strcmp(code, prov->rate_limit.body_code_value)) {
+                ca_web_rate_limited(x->r, wait > 0 ? wait : prov->rate_limit.default_retry_after,
+                                    "the provider's rate limit was reached; try again later");
+                return CX_DONE;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r, CA_LOGNO(01303)
+                          "connect: listing at %s for connection %" APR_INT64_T_FMT
+                          " answered GraphQL errors (first code %s) (request %s)", prov->name,
+                          c->id, code ? code : "none", ca_request_id(x->r));
+            return fail(x, HTTP_BAD_GATEWAY, "provider_error",
+                        "the provider answered with GraphQL errors");
+        }
     }
     /* companies: every record of the connection is a choice; clients: only those the
      * resource's own company rules place in the picked company (fail closed) */
@@ -1592,7 +1664,7 @@ static int callback_connect(cx_t *x, const ca_oauth_state_t *st, const char *cod
                                            : "provider_error", 0);
     }
     memset(&sec, 0, sizeof(sec));
-    rv = ca_oauth_identity(p, &ctx, NULL, tok->access_token, &sec.account_id,
+    rv = ca_oauth_identity(p, &ctx, conn_vars(x, prov), tok->access_token, &sec.account_id,
                            &sec.account_label, &err);
     if (rv != APR_SUCCESS) {
         log_oauth(x, APLOG_WARNING, prov, "identity", rv, err);

@@ -712,6 +712,16 @@ static int route_providers(dash_t *d)
         ca_json_add_string(o, "docs_url", p->docs_url);
         ca_json_add_string(o, "company_pick", pick_name(p->company_list.source));
         ca_json_add_string(o, "client_pick", pick_name(p->client_list.source));
+        {
+            /* which endpoint scopes the provider serves (Jobber: client only) */
+            ca_json_t *sc = ca_json_add_array(o, "endpoint_scopes");
+            if (p->endpoint_scopes & CA_PROVIDER_SCOPE_COMPANY) {
+                ca_json_add_string(sc, NULL, "company");
+            }
+            if (p->endpoint_scopes & CA_PROVIDER_SCOPE_CLIENT) {
+                ca_json_add_string(sc, NULL, "client");
+            }
+        }
     }
     return reply(d, HTTP_OK, doc);
 }
@@ -960,6 +970,20 @@ static int route_endpoint_create(dash_t *d)
     if (c->status && !strcmp(c->status, "disconnected")) {
         return fail(d, HTTP_CONFLICT, "connection_disconnected",
                     "this connection is disconnected: connect the provider again first");
+    }
+    {
+        /* the provider file's endpoint_scopes (Jobber has no sub-companies: client only) */
+        const ca_provider_t *prov = provider_of(d, c->provider);
+        unsigned want = !strcmp(kind, "client") ? CA_PROVIDER_SCOPE_CLIENT
+                                                : CA_PROVIDER_SCOPE_COMPANY;
+        if (prov && !(prov->endpoint_scopes & want)) {
+            return fail(d, HTTP_UNPROCESSABLE_ENTITY, "scope_not_supported",
+                        apr_psprintf(r->pool, "%s serves %s", prov->display_name,
+                                     want == CA_PROVIDER_SCOPE_CLIENT
+                                     ? "company-scoped endpoints only"
+                                     : "client-scoped endpoints only: pick one of its "
+                                       "clients"));
+        }
     }
     if (ca_endpoint_id_generate(r->pool, &public_id) != APR_SUCCESS
         || ca_key_generate(r->pool, &key) != APR_SUCCESS

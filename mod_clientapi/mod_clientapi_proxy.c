@@ -85,7 +85,8 @@ void ca_proxy_http_options(ca_api_req_t *q, ca_http_options_t *o)
 
 static apr_table_t *base_vars(ca_api_req_t *q)
 {
-    apr_table_t *v = apr_table_make(q->r->pool, 8);
+    const apr_table_t *params = ca_conf_provider_params(q->sc, q->prov->name);
+    apr_table_t *v = params ? apr_table_copy(q->r->pool, params) : apr_table_make(q->r->pool, 8);
 
     apr_table_setn(v, "company_id", q->ep->company_id);
     if (q->ep->client_id) {
@@ -104,6 +105,13 @@ static int retry_after_seconds(ca_api_req_t *q, const ca_http_response_t *resp)
                                                  : "Retry-After");
     long secs = -1;
 
+    /* GraphQL cost buckets (rate_limit.throttle_cost): the wait follows from the answer */
+    if (q->prov->rate_limit.cost_restore_path) {
+        int w = ca_provider_throttle_wait(q->r->pool, q->prov, resp->body, resp->body_len);
+        if (w > 0) {
+            return w;
+        }
+    }
     if (h) {
         char *end;
         secs = strtol(h, &end, 10);
@@ -223,12 +231,17 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     if (!client) {
         return ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error", "the provider cannot be reached");
     }
-    if (q->prov->api.style != CA_API_REST) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00307)
-                      "provider %s uses an API style this module version cannot call",
-                      q->prov->name);
-        return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
-                    "this endpoint's provider is not supported by this server");
+    if (!(q->prov->endpoint_scopes
+          & (q->client_scope ? CA_PROVIDER_SCOPE_CLIENT : CA_PROVIDER_SCOPE_COMPANY))) {
+        /* e.g. a company-scoped endpoint declared in httpd.conf on a Jobber connection */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, CA_LOGNO(01301)
+                      "endpoint %s is %s-scoped, which provider %s does not serve "
+                      "(endpoint_scopes)", q->ep->public_id,
+                      q->client_scope ? "client" : "company", q->prov->name);
+        return ca_api_fail(r, q, HTTP_FORBIDDEN, "endpoint_inactive",
+                    apr_psprintf(r->pool, "%s serves %s-scoped endpoints only",
+                                 q->prov->display_name,
+                                 q->client_scope ? "company" : "client"));
     }
     {
         long wait = ca_backoff_remaining(r, q->ep->connection_id);
@@ -239,11 +252,24 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
                                             "in %ld s", wait));
         }
     }
+    /* client-side pacing under the provider's published limit (rate_limit.requests_per_minute) */
+    if (q->prov->rate_limit.requests_per_minute > 0) {
+        long wait = ca_pacing_take(r, q->ep->connection_id,
+                                   q->prov->rate_limit.requests_per_minute);
+        if (wait > 0) {
+            apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
+            return ca_api_fail(r, q, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                               apr_psprintf(r->pool, "calls to the provider are paced at %d per "
+                                            "minute for this connection; retry in %ld s",
+                                            q->prov->rate_limit.requests_per_minute, wait));
+        }
+    }
     if ((st = ca_token_get(r, q, NULL, &cred, &tenant)) != OK) {
         return st;
     }
-    if (tenant) {
-        apr_table_setn(vars, "tenant", tenant);
+    if (tenant && ca_token_field_name(q->prov)) {
+        /* the connect field the connection stores, e.g. {tenant} */
+        apr_table_setn(vars, ca_token_field_name(q->prov), tenant);
     }
     if (ca_provider_expand(r->pool, call->path, vars, CA_EXPAND_PATH, &path, &err)
         != APR_SUCCESS) {
@@ -260,6 +286,45 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
             != APR_SUCCESS) {
             apr_array_pop(params);
         }
+    }
+    is_write = strcmp(call->method, "GET") != 0;
+    if (query && call->query && call->query->nelts) {
+        /* the call's own parameters win: a nested call's verified parent ({parent_id}) must
+         * not be replaced or doubled by a caller's filter of the same name */
+        apr_array_header_t *kept = apr_array_make(r->pool, query->nelts, sizeof(ca_http_param_t));
+        for (i = 0; i < query->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(query, i, ca_http_param_t);
+            int j, own = 0;
+            for (j = 0; j < call->query->nelts; j++) {
+                own |= !strcmp(APR_ARRAY_IDX(call->query, j, ca_provider_kv_t).name, pm->name);
+            }
+            if (!own) {
+                *(ca_http_param_t *)apr_array_push(kept) = *pm;
+            }
+        }
+        query = kept;
+    }
+    if (q->prov->api.style == CA_API_GRAPHQL) {
+        /* GraphQL: one POST of {query, variables}; scope values and filters are variables,
+         * never text of the query */
+        apr_array_header_t *extra = apr_array_make(r->pool, 4, sizeof(ca_provider_kv_t));
+        if (query) {
+            apr_array_cat(params, query);
+        }
+        for (i = 0; i < params->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(params, i, ca_http_param_t);
+            ca_provider_kv_t *kv = apr_array_push(extra);
+            kv->name = pm->name;
+            kv->value = pm->value;
+        }
+        apr_array_clear(params);
+        is_write = body != NULL;
+        if (ca_provider_graphql_body(r->pool, call, vars, extra, &body, &body_len, &err)
+            != APR_SUCCESS) {
+            return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+                               "the request cannot be expressed");
+        }
+        query = NULL;
     }
     if (query) {
         apr_array_cat(params, query);
@@ -279,9 +344,17 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
         const ca_provider_kv_t *kv = &APR_ARRAY_IDX(q->prov->api.headers, i, ca_provider_kv_t);
         const char *v;
         if (ca_provider_expand(r->pool, kv->value, vars, CA_EXPAND_RAW, &v, &err)
-            == APR_SUCCESS) {
-            apr_table_setn(headers, kv->name, v);
+            != APR_SUCCESS) {
+            /* e.g. an api.config_params value the admin has not set */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(01210)
+                          "provider %s: header %s cannot be built: %s (is every "
+                          "ClientAPIProviderParam of the provider set?)", q->prov->name,
+                          kv->name, err ? err : "");
+            return ca_api_fail(r, q, HTTP_SERVICE_UNAVAILABLE, "provider_unavailable",
+                               "this endpoint's provider is not fully configured on this "
+                               "server");
         }
+        apr_table_setn(headers, kv->name, v);
     }
     if (body) {
         apr_table_setn(headers, "Content-Type", "application/json");
@@ -297,7 +370,6 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     req.body = body;
     req.body_len = body_len;
     req.options = &opts;
-    is_write = strcmp(call->method, "GET") != 0;
 
     for (attempt = 0; attempt < 2; attempt++) {
         rv = ca_http_perform(client, &req, r->pool, &resp, &err);
@@ -347,8 +419,36 @@ static int call_provider(request_rec *r, ca_api_req_t *q, const ca_provider_call
     if (resp->status < 200 || resp->status > 299 || is_rate_limited(q, resp)) {
         return provider_failure(r, q, resp, is_write);
     }
+    if (q->prov->api.style == CA_API_GRAPHQL) {
+        /* GraphQL reports failures in a 200 body: any "errors" is a provider error */
+        const char *code = NULL;
+        int n = ca_provider_graphql_errors(r->pool, resp->body, resp->body_len, &code);
+        if (n > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, CA_LOGNO(01302)
+                          "provider %s answered %d GraphQL error(s) (first code %s) for "
+                          "connection %" APR_INT64_T_FMT " (request %s)", q->prov->name, n,
+                          code ? code : "none", q->ep->connection_id, ca_request_id(r));
+            return ca_api_fail(r, q, HTTP_BAD_GATEWAY, "provider_error",
+                        apr_psprintf(r->pool, "the provider answered with GraphQL errors%s%s",
+                                     code ? ": " : "", code ? code : ""));
+        }
+    }
     *out = resp;
     return OK;
+}
+
+/* GraphQL answers a record that does not exist (or is not visible) with null at its path. */
+static int graphql_null_record(request_rec *r, ca_api_req_t *q, const ca_provider_call_t *call,
+                               const ca_http_response_t *resp)
+{
+    ca_json_t *doc, *rec;
+
+    if (q->prov->api.style != CA_API_GRAPHQL || !call->record || !*call->record) {
+        return 0;
+    }
+    doc = ca_json_parse_str(r->pool, resp->body, NULL);
+    rec = doc ? ca_json_get(doc, call->record) : NULL;
+    return rec && ca_json_type(rec) == CA_JSON_NULL;
 }
 
 /* ---- cursors: opaque to callers, bound to their endpoint and resource ------------------ */
@@ -443,6 +543,9 @@ static int check_in_scope(request_rec *r, ca_api_req_t *q, const ca_provider_res
     st = call_provider(r, q, res->item, vars, NULL, NULL, 0, NULL, CALL_QUIET_404, &resp);
     if (st != OK) {
         return st;
+    }
+    if (graphql_null_record(r, q, res->item, resp)) {
+        return NOT_IN_SCOPE;
     }
     scope_of(q, &scope);
     ctx_for(q, res, &scope, NULL, &ctx);
@@ -540,7 +643,7 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
     const ca_provider_paging_t *pg = &q->prov->paging;
     apr_hash_t *seen = apr_hash_make(r->pool), *forced = apr_hash_make(r->pool);
     const char *err, *cursor = NULL;
-    int i, st;
+    int i, st, graphql = q->prov->api.style == CA_API_GRAPHQL;
 
     for (i = 0; sq && i < sq->nelts; i++) {
         const ca_provider_kv_t *kv = &APR_ARRAY_IDX(sq, i, ca_provider_kv_t);
@@ -583,7 +686,11 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
             if (pg->max_limit > 0 && pg->max_limit < cap) {
                 cap = pg->max_limit;
             }
-            if (pg->limit_param) {
+            if (graphql) {
+                /* GraphQL: the {limit} placeholder of the call's variables */
+                apr_table_setn(vars, "limit", apr_ltoa(r->pool, v > cap ? cap : v));
+            }
+            else if (pg->limit_param) {
                 pm = apr_array_push(params);
                 pm->name = pg->limit_param;
                 pm->value = apr_ltoa(r->pool, v > cap ? cap : v);
@@ -607,7 +714,7 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
                                      ap_escape_html(r->pool, in->name), res->name));
         }
     }
-    if (!apr_hash_get(seen, "limit", APR_HASH_KEY_STRING) && pg->limit_param) {
+    if (!graphql && !apr_hash_get(seen, "limit", APR_HASH_KEY_STRING) && pg->limit_param) {
         long cap = ca_conf_max_limit(q->sc);
         long dflt = pg->default_limit > 0 ? pg->default_limit : 0;
         if (dflt) {
@@ -616,10 +723,21 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
             pm->value = apr_ltoa(r->pool, dflt > cap ? cap : dflt);
         }
     }
+    if (graphql && !apr_hash_get(seen, "limit", APR_HASH_KEY_STRING)) {
+        /* a GraphQL page size is always sent: default_limit, else the largest allowed */
+        long cap = ca_conf_max_limit(q->sc);
+        long n = pg->default_limit > 0 ? pg->default_limit : pg->max_limit;
+        apr_table_setn(vars, "limit", apr_ltoa(r->pool, n > cap ? cap : n));
+    }
     if (!cursor && pg->first_cursor) {
         cursor = pg->first_cursor;
     }
-    if (cursor && (pg->cursor_param || pg->page_param)) {
+    if (graphql) {
+        if (cursor) {
+            apr_table_setn(vars, "cursor", cursor);
+        }
+    }
+    else if (cursor && (pg->cursor_param || pg->page_param)) {
         ca_http_param_t *pm = apr_array_push(params);
         pm->name = pg->style == CA_PAGE_PAGE_NUMBER && pg->page_param ? pg->page_param
                                                                        : pg->cursor_param;
@@ -1002,18 +1120,31 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
         ca_scope_ctx_t ctx;
         scope_of(q, &scope);
         ctx_for(q, q->res, &scope, w.parent_id, &ctx);
-        if (resp->body_len
+        new_id = q->res->create->id_header
+                 ? apr_table_get(resp->headers, q->res->create->id_header) : NULL;
+        if (resp->body_len && !new_id
             && ca_scope_check_item(r->pool, &ctx, q->res->create->record, resp->body,
                                    resp->body_len, &item, &err) == APR_SUCCESS
-            && item.json) {
+            && item.json && item.in_scope) {
             new_id = item.id;
             out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":%.*s}",
                                     ca_json_quote(r->pool, q->prov->name),
                                     (int)item.json_len, item.json);
         }
+        else if (new_id && q->res->item && ca_route_valid_id(new_id)
+                 && (st = check_in_scope(r, q, q->res, new_id, 0, &item)) != NOT_IN_SCOPE) {
+            /* the provider answered the new id only (ServiceM8 x-record-uuid): read it */
+            if (st != OK) {
+                if (idem_hash) {
+                    idem_end(r, q, idem_hash, q->status, NULL);
+                }
+                return st;
+            }
+            out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":%.*s}",
+                                    ca_json_quote(r->pool, q->prov->name),
+                                    (int)item.json_len, item.json);
+        }
         else {
-            new_id = q->res->create->id_header
-                     ? apr_table_get(resp->headers, q->res->create->id_header) : NULL;
             out_body = apr_psprintf(r->pool, "{\"provider\":%s,\"data\":{\"id\":%s}}",
                                     ca_json_quote(r->pool, q->prov->name),
                                     json_str_or_null(r->pool, new_id));

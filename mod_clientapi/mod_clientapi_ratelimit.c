@@ -255,3 +255,28 @@ long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id)
     until = apr_atoi64((const char *)buf);
     return until > now ? (long)(until - now) : 0;
 }
+
+/* Client-side pacing of provider calls per connection (the provider file's
+ * rate_limit.requests_per_minute), in fixed one-minute windows shared by every process. */
+long ca_pacing_take(request_rec *r, apr_int64_t connection_id, int per_minute)
+{
+    const char *id = apr_psprintf(r->pool, "pace:%" APR_INT64_T_FMT, connection_id);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_time_t start = apr_time_from_sec(now - now % 60);
+    long reset = (long)(apr_time_sec(start) + 60 - now);
+    unsigned long count = 0;
+    apr_status_t rv;
+
+    if (!rl_cache || per_minute <= 0) {
+        return 0;
+    }
+    /* one locked increment: concurrent calls of several processes cannot both pass */
+    rv = count_in_window(r, id, start, 60, 1, &count);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, CA_LOGNO(01220)
+                      "provider calls of connection %" APR_INT64_T_FMT " not counted for "
+                      "pacing (request %s)", connection_id, ca_request_id(r));
+        return 0;
+    }
+    return count > (unsigned long)per_minute ? (reset > 0 ? reset : 1) : 0;
+}

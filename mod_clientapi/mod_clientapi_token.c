@@ -210,6 +210,18 @@ static void sleep_ms(int ms)
     apr_sleep(apr_time_from_msec(ms));
 }
 
+const char *ca_token_field_name(const ca_provider_t *prov)
+{
+    const apr_array_header_t *cf = prov->auth.connect_fields;
+    const ca_provider_field_t *f;
+
+    if (!cf || cf->nelts != 1) {
+        return NULL;
+    }
+    f = &APR_ARRAY_IDX(cf, 0, ca_provider_field_t);
+    return f->secret ? NULL : f->name;
+}
+
 /*
  * The credential to send for this request's connection. `stale` is the access token a provider
  * just refused with 401 (NULL normally): then a refresh happens even before expiry, unless

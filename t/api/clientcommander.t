@@ -38,4 +38,47 @@ is(CATest::api(GET => "/api/$pe/deals/deal_demo_01", key => $kpe)->code, 404,
 is(CATest::api(GET => "/api/$co/people/per_other_01", key => $kco)->code, 404,
    "the other account's person: 404");
 
+# writes as the documented API takes them: PATCH updates, DELETE removes, POST forwards the
+# caller's Idempotency-Key
+{
+    my ($rw, $krw) = CATest::seed_endpoint(connection => $conn, scope => 'company:acc_demo',
+                                           mode => 'read-write');
+    my ($prw, $kprw) = CATest::seed_endpoint(connection => $conn, mode => 'read-write',
+                                             scope => 'client:acc_demo/per_demo_03');
+    my $mark = CATest::journal_mark();
+    ($res, $doc) = CATest::api(POST => "/api/$rw/deals", key => $krw,
+                               headers => { 'Idempotency-Key' => 'cc-idem-1' },
+                               json => { title => 'Roof survey', peopleIds => ['per_demo_05'] });
+    is($res->code, 201, 'create a deal') or diag($res->decoded_content);
+    my $deal = $doc->{data}{id};
+    like($deal // '', qr/^deal_new_/, 'the provider record');
+    my ($w) = @{ CATest::writes_since($mark) };
+    is($w && $w->{method}, 'POST', 'one POST reached the provider');
+    my @idem = grep { ($_->{idempotency_key} // '') eq 'cc-idem-1' }
+               @{ CATest::requests_since($mark) };
+    is(scalar @idem, 1, 'with the Idempotency-Key forwarded');
+    ($res, $doc) = CATest::api(PATCH => "/api/$rw/deals/$deal", key => $krw,
+                               json => { title => 'Roof survey (2)' });
+    is($res->code, 200, 'PATCH a deal') or diag($res->decoded_content);
+    is($doc->{data}{title}, 'Roof survey (2)', 'updated');
+    ($res, $doc) = CATest::api(PATCH => "/api/$rw/people/per_demo_05", key => $krw,
+                               json => { lastName => 'Evans-Smith' });
+    is($res->code, 200, 'PATCH a person') or diag($res->decoded_content);
+    is($doc->{data}{lastName}, 'Evans-Smith', 'updated person');
+    ($res, $doc) = CATest::api(PUT => "/api/$rw/people/per_demo_05", key => $krw,
+                               json => { lastName => 'x' });
+    is($res->code, 405, 'no PUT: the documented API updates with PATCH');
+    like($res->header('Allow') // '', qr/PATCH/, 'Allow names PATCH');
+    $mark = CATest::journal_mark();
+    ($res) = CATest::api(PATCH => "/api/$prw/deals/deal_demo_01", key => $kprw,
+                         json => { title => 'x' });
+    is($res->code, 404, "a person endpoint cannot update a deal without them");
+    ($res) = CATest::api(DELETE => "/api/$prw/people/per_demo_04", key => $kprw);
+    is($res->code, 404, 'nor delete another person');
+    is(scalar @{ CATest::writes_since($mark) }, 0, 'nothing reached the provider');
+    ($res) = CATest::api(DELETE => "/api/$rw/deals/$deal", key => $krw);
+    is($res->code, 204, 'DELETE a deal');
+    is(CATest::api(GET => "/api/$rw/deals/$deal", key => $krw)->code, 404, 'gone');
+}
+
 done_testing();

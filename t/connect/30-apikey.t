@@ -68,8 +68,8 @@ my $conn;
     is($res->code, 201, 'a valid key: 201') or diag($res->decoded_content);
     $conn = $j->{connection}{id};
     is($j->{connection}{provider}, 'clientcommander', 'provider');
-    is($j->{connection}{account_id}, 'usr_cc_demo_1', 'account from the identity call');
-    is($j->{connection}{account_label}, 'Dana Demo', 'label');
+    is($j->{connection}{account_id}, 'acc_demo', 'account from the identity call');
+    is($j->{connection}{account_label}, 'Demo Field Services', 'label');
     is($j->{connection}{auth_mode}, 'api_key', 'auth mode api_key');
     ok(!$j->{reconnected}, 'a new connection');
     unlike($res->decoded_content, qr/\Q$good\E/, 'the key is not echoed');
@@ -88,10 +88,10 @@ my $conn;
 {
     my ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies");
     is($res->code, 200, 'companies: 200') or diag($res->decoded_content);
-    is_deeply($j->{data}, [ { id => 'usr_cc_demo_1', name => 'Dana Demo' } ],
+    is_deeply($j->{data}, [ { id => 'acc_demo', name => 'Demo Field Services' } ],
               'one company: the connected account');
     is($j->{next_cursor}, undef, 'one page');
-    ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/usr_cc_demo_1"
+    ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/acc_demo"
                                    . '/clients');
     is($res->code, 200, 'clients: 200') or diag($res->decoded_content);
     is(scalar @{ $j->{data} }, 25, 'the 25 people of the account');
@@ -100,7 +100,7 @@ my $conn;
     my $cursor;
     my $pages = 0;
     do {
-        ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/usr_cc_demo_1"
+        ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/acc_demo"
                                        . '/clients?limit=10'
                                        . (defined $cursor ? "&cursor=$cursor" : ''));
         is($res->code, 200, "page " . ++$pages);
@@ -113,7 +113,7 @@ my $conn;
     is($res->code, 404, 'a company that is not the account: 404');
     ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies?cursor=abc");
     is($res->code, 200, 'companies from the identity have no paging (cursor ignored)');
-    ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/usr_cc_demo_1"
+    ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies/acc_demo"
                                    . '/clients?cursor=forged');
     is($res->code, 400, 'a forged cursor: 400');
     ($res, $j) = ConnectTest::call($ua, GET => "/connections/$conn/companies?sort=name");
@@ -125,8 +125,8 @@ my $conn;
 
 # ---- an endpoint on it, then disconnect (nothing to revoke for an API key) -------------------
 {
-    my ($ep, $key) = ConnectTest::create_endpoint($ua, $conn, company_id => 'usr_cc_demo_1',
-                                                  company_name => 'Dana Demo');
+    my ($ep, $key) = ConnectTest::create_endpoint($ua, $conn, company_id => 'acc_demo',
+                                                  company_name => 'Demo Field Services');
     is(CATest::api(GET => "/api/$ep/people?limit=2", key => $key)->code, 200,
        'an endpoint on the connection works');
     my ($res, $j) = ConnectTest::call($ua, DELETE => "/connections/$conn");

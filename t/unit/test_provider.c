@@ -19,6 +19,7 @@
 #include <apr_file_io.h>
 
 #include "ca_provider.h"
+#include "ca_json.h"
 
 static apr_pool_t *pool;
 
@@ -256,9 +257,10 @@ static void test_clientcommander_file(void **state)
     assert_null(d->auth.authorize_url);
     assert_null(d->auth.token_url);
     assert_string_equal(d->auth.identity.call->path, "/me");
-    assert_string_equal(d->auth.identity.id, "data.id");
-    assert_int_equal(d->auth.identity.label->nelts, 2);
-    assert_string_equal(str_at(d->auth.identity.label, 1), "data.lastName");
+    /* the company is the account, not the key's user */
+    assert_string_equal(d->auth.identity.id, "data.accountId");
+    assert_int_equal(d->auth.identity.label->nelts, 1);
+    assert_string_equal(str_at(d->auth.identity.label, 0), "data.accountName");
     assert_string_equal(d->api.base_url, "https://api.clientcommander.com/v1");
     assert_false(d->api.local_sandbox);
     assert_string_equal(d->api.idempotency_header, "Idempotency-Key");
@@ -278,8 +280,9 @@ static void test_clientcommander_file(void **state)
     assert_string_equal(r->list->has_more_path, "meta.hasMore");
     assert_int_equal(rule(r->company_rules, 0)->kind, CA_RULE_CONNECTION);
     assert_int_equal(rule(r->client_rules, 0)->kind, CA_RULE_SELF);
-    assert_string_equal(r->update->method, "PUT");
-    assert_null(r->del);
+    assert_string_equal(r->update->method, "PATCH");
+    assert_null(r->replace);
+    assert_string_equal(r->del->path, "/people/{id}");
 
     r = ca_provider_resource(d, "deals");
     assert_int_equal(rule(r->client_rules, 0)->kind, CA_RULE_CONTAINS);
@@ -290,55 +293,18 @@ static void test_clientcommander_file(void **state)
 
 static void test_example_providers(void **state)
 {
-    ca_provider_set_t *set = NULL;
-    const char *err = NULL;
     const ca_provider_t *d;
     const ca_provider_resource_t *r;
-    const ca_provider_call_t *c;
 
     (void)state;
-    if (ca_provider_load_dir(pool, data_path("providers_more"), &set, &err)
-        != APR_SUCCESS) {
-        fail_msg("%s", err);
-    }
-    assert_int_equal(set->list->nelts, 3);
-    assert_string_equal(APR_ARRAY_IDX(set->list, 0, ca_provider_t *)->name,
-                        "jobber");
-
-    d = ca_provider_set_get(set, "jobber");
-    assert_int_equal(d->api.style, CA_API_GRAPHQL);
-    assert_int_equal(d->auth.expiry_source, CA_EXPIRY_JWT_EXP);
-    assert_int_equal(d->auth.token_auth, CA_TOKEN_AUTH_BODY);
-    assert_string_equal(kv(d->api.headers, "X-JOBBER-GRAPHQL-VERSION"),
-                        "2025-01-20");
-    assert_string_equal(d->rate_limit.body_code_path,
-                        "errors.0.extensions.code");
-    assert_string_equal(d->rate_limit.body_code_value, "THROTTLED");
-    assert_int_equal(d->paging.style, CA_PAGE_RELAY);
-    assert_string_equal(d->paging.cursor_param, "after");
-    assert_string_equal(d->paging.limit_param, "first");
-    assert_non_null(d->auth.identity.call->graphql);
-    assert_string_equal(d->auth.identity.call->method, "POST");
-    assert_string_equal(d->auth.identity.call->path, "/graphql");
-    r = ca_provider_resource(d, "jobs");
-    c = r->list;
-    assert_string_equal(c->method, "POST");
-    assert_string_equal(c->path, "/graphql");
-    assert_string_equal(c->records, "data.jobs.nodes");
-    assert_string_equal(c->next_cursor_path, "data.jobs.pageInfo.endCursor");
-    assert_string_equal(kv(c->variables, "first"), "{limit}");
-    assert_string_equal(rule(r->client_rules, 0)->path, "client.id");
-    c = ca_provider_nested(ca_provider_resource(d, "invoices"),
-                           "line_items")->list;
-    assert_string_equal(kv(c->variables, "id"), "{parent_id}");
-    assert_null(ca_provider_resource(d, "line_items")->list);
-
-    d = ca_provider_set_get(set, "servicem8");
+    /* servicem8, servicetitan and jobber are shipped (conf/providers) since
+     * issue 5; jobber has its own test (test_jobber_file) */
+    d = load_ok(apr_pstrcat(pool, provider_dir(), "/servicem8.json", NULL));
     assert_int_equal(d->paging.style, CA_PAGE_CURSOR_HEADER);
     assert_string_equal(d->paging.cursor_header, "x-next-cursor");
     assert_string_equal(d->paging.first_cursor, "-1");
     assert_string_equal(d->rate_limit.retry_after_header, "");
-    assert_int_equal(d->rate_limit.requests_per_minute, 180);
+    assert_int_equal(d->rate_limit.requests_per_minute, 170);
     assert_int_equal(d->rate_limit.requests_per_day, 20000);
     r = ca_provider_resource(d, "jobs");
     assert_string_equal(r->id_field, "uuid");
@@ -355,7 +321,7 @@ static void test_example_providers(void **state)
                         "parent_company_uuid");
     assert_int_equal(d->client_list.source, CA_PICK_NONE);
 
-    d = ca_provider_set_get(set, "servicetitan");
+    d = load_ok(apr_pstrcat(pool, provider_dir(), "/servicetitan.json", NULL));
     assert_int_equal(d->auth.mode, CA_AUTH_CLIENT_CREDENTIALS);
     assert_true(d->auth.credentials_at_connect);
     assert_true(d->numeric_ids);
@@ -485,7 +451,222 @@ static const broken_t broken[] = {
                       "expected a string key" },
     { "not_object", "expected an object, got array" },
     { "nul_string", "strings must not contain \\u0000" },
+    /* ---- GraphQL transport options (Jobber) ---- */
+    { "endpoint_scopes_unknown", "endpoint_scopes.1: unknown scope 'site' "
+                                 "(expected one of company, client)" },
+    { "endpoint_scopes_client_no_list", "endpoint_scopes.0: client needs "
+                                        "client_list" },
+    { "endpoint_scopes_empty", "endpoint_scopes: must not be empty" },
+    { "endpoint_scopes_twice", "endpoint_scopes.1: 'company' given twice" },
+    { "endpoint_scopes_type", "endpoint_scopes: expected an array of "
+                              "strings, got string" },
+    { "throttle_cost_unknown_key", "rate_limit.throttle_cost.restore: "
+                                   "unknown key (expected one of requested, "
+                                   "available, restore_rate)" },
+    { "throttle_cost_missing", "rate_limit.throttle_cost.restore_rate: "
+                               "required" },
+    { "throttle_cost_bad_path", "rate_limit.throttle_cost.requested: "
+                                "malformed JSON path 'a..b'" },
+    { "graphql_filter_is_variable", "resources.jobs.filters.1: 'owner' is a "
+                                    "variable of the list call" },
 };
+
+/* ---- the shipped Jobber file and the GraphQL transport ---- */
+
+static void test_jobber_file(void **state)
+{
+    const ca_provider_t *d = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                 "/jobber.json", NULL));
+    const ca_provider_t *sb = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                  "/sandbox.json", NULL));
+    const ca_provider_t *cc = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                  "/clientcommander.json",
+                                                  NULL));
+    const ca_provider_resource_t *r;
+    const ca_provider_nested_t *n;
+    const ca_provider_call_t *c;
+
+    (void)state;
+    /* OAuth without PKCE, JWT expiry, rotating refresh tokens */
+    assert_int_equal(d->auth.mode, CA_AUTH_OAUTH2_CODE);
+    assert_int_equal(d->auth.expiry_source, CA_EXPIRY_JWT_EXP);
+    assert_true(d->auth.refresh_rotates);
+    assert_int_equal(d->auth.token_auth, CA_TOKEN_AUTH_BODY);
+    assert_string_equal(d->auth.token_url,
+                        "https://api.getjobber.com/api/oauth/token");
+    assert_string_equal(d->auth.authorize_ref, "/api/oauth/authorize");
+    /* GraphQL, version header, Relay */
+    assert_int_equal(d->api.style, CA_API_GRAPHQL);
+    assert_string_equal(kv(d->api.headers, "X-JOBBER-GRAPHQL-VERSION"),
+                        "2025-01-20");
+    assert_int_equal(d->paging.style, CA_PAGE_RELAY);
+    assert_string_equal(d->auth.identity.call->path, "/graphql");
+    assert_string_equal(d->auth.identity.id, "data.account.id");
+    /* THROTTLED and its cost */
+    assert_string_equal(d->rate_limit.body_code_value, "THROTTLED");
+    assert_string_equal(d->rate_limit.cost_requested_path,
+                        "extensions.cost.requestedQueryCost");
+    assert_string_equal(d->rate_limit.cost_restore_path,
+                        "extensions.cost.throttleStatus.restoreRate");
+    /* client-scoped endpoints only; the others keep both by default */
+    assert_int_equal(d->endpoint_scopes, CA_PROVIDER_SCOPE_CLIENT);
+    assert_int_equal(sb->endpoint_scopes,
+                     CA_PROVIDER_SCOPE_COMPANY | CA_PROVIDER_SCOPE_CLIENT);
+    assert_int_equal(cc->endpoint_scopes,
+                     CA_PROVIDER_SCOPE_COMPANY | CA_PROVIDER_SCOPE_CLIENT);
+    /* resources */
+    r = ca_provider_resource(d, "jobs");
+    c = r->list;
+    assert_string_equal(c->method, "POST");
+    assert_string_equal(c->records, "data.client.jobs.nodes");
+    assert_string_equal(c->has_more_path,
+                        "data.client.jobs.pageInfo.hasNextPage");
+    assert_string_equal(kv(c->variables, "client_id"), "{client_id}");
+    assert_string_equal(rule(r->client_rules, 0)->path, "client.id");
+    assert_int_equal(rule(r->company_rules, 0)->kind, CA_RULE_CONNECTION);
+    assert_false(r->writable);
+    n = ca_provider_nested(ca_provider_resource(d, "invoices"), "line_items");
+    assert_non_null(n);
+    assert_string_equal(kv(n->list->query, "invoice_id"), "{parent_id}");
+    assert_string_equal(n->list->records, "data.invoice.lineItems.nodes");
+    r = ca_provider_resource(d, "attachments");
+    assert_string_equal(r->parent->resource->name, "jobs");
+    assert_int_equal(rule(r->client_rules, 0)->kind, CA_RULE_PARENT);
+    assert_null(ca_provider_resource(d, "company"));
+}
+
+static void test_graphql_body(void **state)
+{
+    const ca_provider_t *d = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                 "/jobber.json", NULL));
+    const ca_provider_call_t *c = ca_provider_resource(d, "jobs")->list;
+    apr_table_t *vars = apr_table_make(pool, 4);
+    apr_array_header_t *extra = apr_array_make(pool, 2,
+                                               sizeof(ca_provider_kv_t));
+    const char *hostile = "x\") { account { id } } #", *body = NULL;
+    const char *err = NULL;
+    ca_provider_kv_t *e;
+    ca_json_t *doc;
+    apr_size_t len = 0;
+    double num;
+
+    (void)state;
+    /* first page: {cursor} is null, {limit} a number, the rest strings */
+    apr_table_setn(vars, "client_id", hostile);
+    apr_table_setn(vars, "limit", "7");
+    assert_int_equal(ca_provider_graphql_body(pool, c, vars, NULL, &body,
+                                              &len, &err), APR_SUCCESS);
+    assert_int_equal(len, strlen(body));
+    doc = ca_json_parse_str(pool, body, &err);
+    assert_non_null(doc);
+    /* the query text is the file's, byte for byte: values never enter it */
+    assert_string_equal(ca_json_get_string(doc, "query"), c->graphql);
+    assert_null(strstr(ca_json_get_string(doc, "query"), "account"));
+    assert_string_equal(ca_json_get_string(doc, "variables.client_id"),
+                        hostile);
+    assert_int_equal(ca_json_number(ca_json_get(doc, "variables.first"),
+                                    &num), APR_SUCCESS);
+    assert_true(num == 7);
+    assert_int_equal(ca_json_type(ca_json_get(doc, "variables.after")),
+                     CA_JSON_NULL);
+    /* next pages: the cursor is a string; extra values (scope, filters)
+     * replace variables of the same name; a bad limit is null */
+    apr_table_setn(vars, "cursor", "Y3Vyc29y");
+    apr_table_setn(vars, "limit", "many");
+    e = apr_array_push(extra);
+    e->name = "client_id";
+    e->value = "Q2xpZW50";
+    e = apr_array_push(extra);
+    e->name = "status";
+    e->value = "active";
+    assert_int_equal(ca_provider_graphql_body(pool, c, vars, extra, &body,
+                                              NULL, &err), APR_SUCCESS);
+    doc = ca_json_parse_str(pool, body, &err);
+    assert_string_equal(ca_json_get_string(doc, "variables.after"),
+                        "Y3Vyc29y");
+    assert_string_equal(ca_json_get_string(doc, "variables.client_id"),
+                        "Q2xpZW50");
+    assert_int_equal(ca_json_key_count(ca_json_get(doc, "variables"),
+                                       "client_id"), 1);
+    assert_string_equal(ca_json_get_string(doc, "variables.status"),
+                        "active");
+    assert_int_equal(ca_json_type(ca_json_get(doc, "variables.first")),
+                     CA_JSON_NULL);
+    /* a template whose placeholder has no value is null */
+    apr_table_unset(vars, "client_id");
+    assert_int_equal(ca_provider_graphql_body(pool, c, vars, NULL, &body,
+                                              NULL, &err), APR_SUCCESS);
+    doc = ca_json_parse_str(pool, body, &err);
+    assert_int_equal(ca_json_type(ca_json_get(doc, "variables.client_id")),
+                     CA_JSON_NULL);
+    /* REST calls have no GraphQL document */
+    assert_int_equal(ca_provider_graphql_body(pool,
+        ca_provider_resource(load_ok(apr_pstrcat(pool, provider_dir(),
+                                                 "/sandbox.json", NULL)),
+                             "jobs")->list, vars, NULL, &body, NULL, &err),
+        APR_EINVAL);
+}
+
+/* A THROTTLED answer of Jobber's shape with these cost numbers (JSON texts). */
+static const char *throttled(const char *req, const char *avail,
+                             const char *rate)
+{
+    return apr_pstrcat(pool, "{\"errors\":[{\"message\":\"Throttled\","
+                       "\"extensions\":{\"code\":\"THROTTLED\"}}],"
+                       "\"extensions\":{\"cost\":{\"requestedQueryCost\":",
+                       req, ",\"actualQueryCost\":null,\"throttleStatus\":"
+                       "{\"maximumAvailable\":10000,\"currentlyAvailable\":",
+                       avail, ",\"restoreRate\":", rate, "}}}}", NULL);
+}
+
+static void test_graphql_errors_and_throttle(void **state)
+{
+    const ca_provider_t *d = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                 "/jobber.json", NULL));
+    const ca_provider_t *sb = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                  "/sandbox.json", NULL));
+    const char *code = "x";
+    const char *b;
+
+    (void)state;
+#define GQL(s) ca_provider_graphql_errors(pool, (s), strlen(s), &code)
+    assert_int_equal(GQL("{\"data\":{\"a\":1}}"), 0);
+    assert_null(code);
+    assert_int_equal(GQL("{\"data\":{},\"errors\":null}"), 0);
+    assert_int_equal(GQL("{\"data\":null,\"errors\":[{\"message\":\"m\"},"
+                         "{\"message\":\"n\"}]}"), 2);
+    assert_null(code);
+    assert_int_equal(GQL("{\"errors\":[{\"message\":\"m\",\"extensions\":"
+                         "{\"code\":\"NOT_FOUND\"}}]}"), 1);
+    assert_string_equal(code, "NOT_FOUND");
+    /* a code that is not a short word is not reported (it may be text) */
+    assert_int_equal(GQL("{\"errors\":[{\"extensions\":"
+                         "{\"code\":\"a b\"}}]}"), 1);
+    assert_null(code);
+    assert_int_equal(GQL("{\"errors\":\"boom\"}"), 1);
+    assert_int_equal(GQL("[1]"), -1);
+    assert_int_equal(GQL("{\"errors\":[1"), -1);
+#undef GQL
+    /* wait = ceil((requested - available) / restoreRate), 1..3600 */
+    b = throttled("1502", "2", "500");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 3);
+    b = throttled("1500", "500", "500");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 2);
+    b = throttled("40", "39", "500");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 1);
+    b = throttled("10", "600", "500");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 1);
+    b = throttled("9999999", "0", "1");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 3600);
+    /* numbers missing or unusable, or no throttle_cost in the file: 0 */
+    b = throttled("100", "0", "0");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 0);
+    b = throttled("\"100\"", "0", "5");
+    assert_int_equal(ca_provider_throttle_wait(pool, d, b, strlen(b)), 0);
+    b = throttled("100", "0", "5");
+    assert_int_equal(ca_provider_throttle_wait(pool, sb, b, strlen(b)), 0);
+    assert_int_equal(ca_provider_throttle_wait(pool, d, "{", 1), 0);
+}
 
 static void test_broken_files(void **state)
 {
@@ -555,11 +736,17 @@ static void test_load_dir_and_files(void **state)
         != APR_SUCCESS) {
         fail_msg("%s", err);
     }
-    assert_int_equal(set->list->nelts, 2);
+    assert_int_equal(set->list->nelts, 5);
     assert_string_equal(APR_ARRAY_IDX(set->list, 0, ca_provider_t *)->name,
                         "clientcommander");
     assert_string_equal(APR_ARRAY_IDX(set->list, 1, ca_provider_t *)->name,
+                        "jobber");
+    assert_string_equal(APR_ARRAY_IDX(set->list, 2, ca_provider_t *)->name,
                         "sandbox");
+    assert_string_equal(APR_ARRAY_IDX(set->list, 3, ca_provider_t *)->name,
+                        "servicem8");
+    assert_string_equal(APR_ARRAY_IDX(set->list, 4, ca_provider_t *)->name,
+                        "servicetitan");
     assert_non_null(ca_provider_set_get(set, "sandbox"));
     assert_null(ca_provider_set_get(set, "Sandbox"));
     assert_null(ca_provider_set_get(set, NULL));
@@ -632,8 +819,8 @@ static void test_override(void **state)
                                                   NULL));
     const ca_provider_t *sb = load_ok(apr_pstrcat(pool, provider_dir(),
                                                   "/sandbox.json", NULL));
-    const ca_provider_t *sm8 = load_ok(data_path(
-        "providers_more/servicem8.json"));
+    const ca_provider_t *sm8 = load_ok(apr_pstrcat(pool, provider_dir(),
+                                                   "/servicem8.json", NULL));
     ca_provider_override_t ov;
     const ca_provider_t *out;
     const char *err = NULL;
@@ -820,6 +1007,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_example_providers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_broken_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobber_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graphql_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graphql_errors_and_throttle,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_dir_and_files, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_override, setup, teardown),

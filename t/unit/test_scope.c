@@ -52,9 +52,9 @@ static int setup(void **state)
     pdir = pdir ? pdir : "conf/providers";
     sandbox = load(apr_pstrcat(pool, pdir, "/sandbox.json", NULL));
     cc = load(apr_pstrcat(pool, pdir, "/clientcommander.json", NULL));
-    sm8 = load(data_path("providers_more/servicem8.json"));
-    stitan = load(data_path("providers_more/servicetitan.json"));
-    jobber = load(data_path("providers_more/jobber.json"));
+    sm8 = load(apr_pstrcat(pool, pdir, "/servicem8.json", NULL));
+    stitan = load(apr_pstrcat(pool, pdir, "/servicetitan.json", NULL));
+    jobber = load(apr_pstrcat(pool, pdir, "/jobber.json", NULL));
     return 0;
 }
 
@@ -362,14 +362,14 @@ static void test_parent_rules(void **state)
     RUN(&ctx, none);
     ctx.parent_id = "inv_1";
     RUN(&ctx, lines);
-    /* Jobber: line items only as the nested list of their invoice */
+    /* Jobber: line items are listed through their invoice (the nested list or
+     * ?invoice_id=), and in scope only through that verified invoice */
     {
         const ca_provider_nested_t *ne = ca_provider_nested(
             ca_provider_resource(jobber, "invoices"), "line_items");
         const char *b = "{\"data\":{\"invoice\":{\"lineItems\":{\"nodes\":["
-                        "{\"id\":\"L1\",\"invoice\":{\"id\":\"I1\"}},"
-                        "{\"id\":\"L2\",\"invoice\":{\"id\":\"I2\"}},"
-                        "{\"id\":\"L3\"}],\"pageInfo\":{\"endCursor\":\"Mw\","
+                        "{\"id\":\"L1\"},{\"id\":\"L2\"},{\"id\":\"L3\"}],"
+                        "\"pageInfo\":{\"endCursor\":\"Mw\","
                         "\"hasNextPage\":true}}}}}";
         ca_scope_list_t out;
         const char *err = NULL;
@@ -380,8 +380,8 @@ static void test_parent_rules(void **state)
                                               strlen(b), NULL, NULL, &out,
                                               &err), APR_SUCCESS);
         assert_string_equal(out.json,
-                            "[{\"id\":\"L1\",\"invoice\":{\"id\":\"I1\"}}]");
-        assert_int_equal(out.dropped, 2);
+                            "[{\"id\":\"L1\"},{\"id\":\"L2\"},{\"id\":\"L3\"}]");
+        assert_int_equal(out.dropped, 0);
         assert_string_equal(out.next_cursor, "Mw");
         ctx.parent_id = NULL;
         assert_int_equal(ca_scope_filter_list(pool, &ctx, ne->list, b,
@@ -471,15 +471,15 @@ static void test_list_cursors(void **state)
 
     /* Jobber: Relay pageInfo at the resource's own paths */
     ctx = ctx_for(jobber, "jobs", &co);
-    out = filter_ok(&ctx, "{\"data\":{\"jobs\":{\"nodes\":[{\"id\":\"J1\","
-                    "\"client\":{\"id\":\"C1\"}}],\"pageInfo\":{"
-                    "\"endCursor\":\"MQ\",\"hasNextPage\":true}}}}", NULL,
+    out = filter_ok(&ctx, "{\"data\":{\"client\":{\"jobs\":{\"nodes\":[{"
+                    "\"id\":\"J1\",\"client\":{\"id\":\"C1\"}}],\"pageInfo\":{"
+                    "\"endCursor\":\"MQ\",\"hasNextPage\":true}}}}}", NULL,
                     NULL);
     assert_string_equal(out.next_cursor, "MQ");
     assert_int_equal(out.kept, 1);
-    out = filter_ok(&ctx, "{\"data\":{\"jobs\":{\"nodes\":[],\"pageInfo\":{"
-                    "\"endCursor\":\"MQ\",\"hasNextPage\":false}}}}", NULL,
-                    NULL);
+    out = filter_ok(&ctx, "{\"data\":{\"client\":{\"jobs\":{\"nodes\":[],"
+                    "\"pageInfo\":{\"endCursor\":\"MQ\",\"hasNextPage\":false}}}}}",
+                    NULL, NULL);
     assert_null(out.next_cursor);
 }
 
@@ -532,8 +532,8 @@ static void test_list_errors(void **state)
     assert_string_equal(err, "client scope has no client id");
     ctx.scope = NULL;
     assert_int_equal(ca_scope_validate(pool, NULL, &err), APR_EINVAL);
-    /* a resource without list */
-    ctx = ctx_for(jobber, "line_items", &co);
+    /* a resource without list (ServiceM8 line items: through their job) */
+    ctx = ctx_for(sm8, "line_items", &co);
     assert_int_equal(ca_scope_filter_list(pool, &ctx, NULL, "[]", 2, NULL,
                                           NULL, &out, &err), APR_EINVAL);
     assert_non_null(strstr(err, "has no list call"));

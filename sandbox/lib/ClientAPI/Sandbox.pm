@@ -70,7 +70,10 @@ sub _classify ($path) {
     return 'control' if $path =~ m{\A/_sandbox(?:/|\z)};
     return 'native'  if $path =~ m{\A/api/v1(?:/|\z)};
     return 'cc'      if $path =~ m{\A/cc/v1(?:/|\z)};
+    return 'sm8'     if $path =~ m{\A/sm8/api_1\.0(?:/|\z)};
+    return 'st'      if $path =~ m{\A/st/(?:crm|jpm|accounting)/v2(?:/|\z)};
     return 'oauth'   if $path =~ m{\A/oauth/};
+    return 'jobber'  if $path =~ m{\A/jobber/};
     return 'other';
 }
 
@@ -86,7 +89,7 @@ sub _before_dispatch ($c) {
     return if $kind eq 'control';
 
     my $store = $c->store;
-    $store->count('api_requests')   if $kind eq 'native' || $kind eq 'cc';
+    $store->count('api_requests')   if $kind =~ /\A(?:native|cc|sm8|st)\z/;
     $store->count('oauth_requests') if $kind eq 'oauth';
 
     my ($scheme, $cred) = ($req->headers->authorization // '') =~ /\A\s*(\S+)\s+(\S+)/;
@@ -140,6 +143,9 @@ sub _routes ($self) {
     $ctl->get('/writes')->to('control#writes');
     $ctl->get('/stats')->to('control#stats');
     $ctl->post('/tokens')->to('control#tokens');
+    # Jobber shape: its tokens (JWT access tokens) and its query-cost bucket
+    $ctl->post('/jobber/tokens')->to('jobber#control_tokens');
+    $ctl->any([qw(GET POST)] => '/jobber/config')->to('jobber#control_config');
     $ctl->any('/*rest' => {rest => ''})->to('control#not_found');
 
     # Everything else passes the fault gate first
@@ -179,6 +185,31 @@ sub _routes ($self) {
     _methods($cc, '/:res/:id', $ccr, GET => 'commander#show', PATCH => 'commander#update',
         DELETE => 'commander#remove');
     $cc->any('/*rest' => {rest => ''})->to('commander#not_found');
+
+    # ServiceM8 shape (Controller/ServiceM8.pm); its token URL is /oauth/access_token
+    _methods($gate, '/oauth/access_token', POST => 'o_auth#token');
+    my $sm8 = $gate->under('/sm8/api_1.0')->to('service_m8#auth');
+    my $sm8o = [obj => [qw(company job jobmaterial attachment)]];
+    _methods($sm8, '/vendor.json', GET => 'service_m8#vendor');
+    _methods($sm8, '/<obj>.json', $sm8o, GET => 'service_m8#list', POST => 'service_m8#create');
+    _methods($sm8, '/<obj>/<uuid>.json', $sm8o, GET => 'service_m8#show',
+        POST => 'service_m8#update', DELETE => 'service_m8#remove');
+    $sm8->any('/*rest' => {rest => ''})->to('service_m8#not_found');
+
+    # ServiceTitan shape (Controller/ServiceTitan.pm); its token URL is /connect/token
+    _methods($gate, '/connect/token', POST => 'o_auth#token');
+    my $st = $gate->under('/st/<module>/v2/tenant/<tenant>',
+        [module => [qw(crm jpm accounting)], tenant => qr/[0-9]+/])->to('service_titan#auth');
+    my $stres = [res => [qw(customers jobs invoices)]];
+    _methods($st, '/<res>', $stres, GET => 'service_titan#list');
+    _methods($st, '/<res>/<id>', $stres, GET => 'service_titan#show');
+    $st->any('/*rest' => {rest => ''})->to('service_titan#not_found');
+
+    # Jobber shape: OAuth without PKCE, JWT access tokens, GraphQL (Controller/Jobber.pm)
+    _methods($gate, '/jobber/api/oauth/authorize', GET => 'jobber#authorize',
+        POST => 'jobber#decide');
+    _methods($gate, '/jobber/api/oauth/token', POST => 'jobber#token');
+    _methods($gate, '/jobber/api/graphql', POST => 'jobber#graphql');
 
     $gate->any('/*rest' => {rest => ''})->to('control#not_found');
 }

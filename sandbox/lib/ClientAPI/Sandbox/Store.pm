@@ -61,6 +61,7 @@ sub reset ($self) {
     $self->{fault}    = undef;
     $self->{idem}     = {};
     $self->{rate}     = {};
+    $self->{shapes}   = {};    # per-shape state (Controller/Jobber.pm: its cost bucket)
     return $self;
 }
 
@@ -143,7 +144,7 @@ sub issue ($self, %a) {
     my $fam = $a{family} // $self->new_family;
     my $ttl = $a{ttl} // $self->{config}{access_ttl};
     my $t   = now();
-    my $at  = 'sbx_at_' . random_token(32);
+    my $at  = $a{access_token} // 'sbx_at_' . random_token(32);    # Jobber: a JWT
     $self->{access}{$at} = {
         token      => $at,
         client_id  => $a{client_id},
@@ -246,10 +247,13 @@ sub set_fault ($self, $fault) { $self->{fault} = $fault }
 
 # Returns a copy of the active fault if it applies to this path, consuming
 # one use of a counted fault. Without a "path" regex only data API requests
-# (/api/v1, /cc/v1) match; with one, every non-control path is tested.
+# (/api/v1, /cc/v1, /sm8/api_1.0, /st/*/v2, /jobber/api/graphql) match; with one, every
+# non-control path is tested.
 sub take_fault ($self, $path) {
     my $f = $self->{fault} or return undef;
-    my $hit = defined $f->{path} ? $path =~ $f->{path_re} : $path =~ m{\A/(?:api|cc)/v1(?:/|\z)};
+    my $hit = defined $f->{path} ? $path =~ $f->{path_re}
+        : $path =~ m{\A/(?:(?:api|cc)/v1|sm8/api_1\.0|st/[a-z]+/v2|jobber/api/graphql)
+                     (?:/|\z)}x;
     return undef unless $hit;
     if (defined $f->{count}) {
         $self->{fault} = undef if --$f->{count} <= 0;

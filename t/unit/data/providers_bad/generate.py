@@ -40,6 +40,19 @@ def jobs(d):
     return d["resources"]["jobs"]
 
 
+def graphql_filter_is_variable(d):
+    """A GraphQL list whose caller filter would replace one of its variables."""
+    d["api"].update(style="graphql", graphql_path="/graphql")
+    d["auth"]["identity"] = {"graphql": "query { me { id } }", "id": "data.me.id"}
+    d["pagination"] = {"style": "none"}
+    d["resources"]["jobs"] = {
+        "list": {"graphql": "query($owner: ID) { jobs { id } }",
+                 "variables": {"owner": "{company_id}"},
+                 "records": "data.jobs"},
+        "scope": {"company": {"kind": "connection"}},
+        "filters": ["status", "owner"]}
+
+
 CASES = {
     "unknown_top_key": lambda d: d.update(resorces={}),
     "missing_name": lambda d: d.pop("name"),
@@ -133,6 +146,24 @@ CASES = {
     "filter_bad_name": lambda d: jobs(d).update(filters=["a b"]),
     "scope_query_client_in_company": lambda d: jobs(d).update(
         scope_query={"company": {"owner": "{client_id}"}}),
+    # ---- GraphQL transport options (Jobber) ----
+    "endpoint_scopes_unknown": lambda d: d.update(
+        endpoint_scopes=["company", "site"]),
+    "endpoint_scopes_client_no_list": lambda d: d.update(
+        endpoint_scopes=["client"]),
+    "endpoint_scopes_empty": lambda d: d.update(endpoint_scopes=[]),
+    "endpoint_scopes_twice": lambda d: d.update(
+        endpoint_scopes=["company", "company"]),
+    "endpoint_scopes_type": lambda d: d.update(endpoint_scopes="client"),
+    "throttle_cost_unknown_key": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a", "available": "b",
+                          "restore": "c"}}),
+    "throttle_cost_missing": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a", "available": "b"}}),
+    "graphql_filter_is_variable": lambda d: graphql_filter_is_variable(d),
+    "throttle_cost_bad_path": lambda d: d.update(rate_limit={
+        "throttle_cost": {"requested": "a..b", "available": "b",
+                          "restore_rate": "c"}}),
 }
 
 RAW = {

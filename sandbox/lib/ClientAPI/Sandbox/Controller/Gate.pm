@@ -40,6 +40,12 @@ sub _apply_fault ($c, $fault) {
         return undef;
     }
     if (my $status = $fault->{status}) {
+        # ServiceM8 answers its 429 in text/plain, without Retry-After
+        if ($status == 429 && ($c->stash('sandbox.kind') // '') eq 'sm8') {
+            $c->res->headers->content_type('text/plain');
+            $c->render(status => 429, data => "Rate limit exceeded. Please slow down.\n");
+            return undef;
+        }
         $c->res->headers->header('Retry-After' => $fault->{retry_after})
             if defined $fault->{retry_after};
         $c->render(status => $status,
