@@ -16,9 +16,12 @@
 #include "mod_clientapi_connect.h"
 #include "ca_http.h"
 
+static int curl_ready;
+
 static apr_status_t http_global_cleanup(void *data)
 {
     ca_http_global_cleanup();
+    curl_ready = 0;
     return APR_SUCCESS;
 }
 
@@ -47,7 +50,6 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     server_rec *vs;
     apr_status_t rv;
-    static int curl_ready;
 
     for (vs = s; vs; vs = vs->next) {
         ca_dbd_register(pconf, vs);
@@ -64,8 +66,10 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                          "libcurl global initialisation failed: %s", err ? err : "");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        apr_pool_cleanup_register(s->process->pool, NULL, http_global_cleanup,
-                                  apr_pool_cleanup_null);
+        /* on pconf, not the process pool: mod_so unloads this module when pconf goes, and
+         * the process pool's cleanups run after that (a cleanup there would jump into
+         * unmapped code when the process exits; valgrind of httpd -X showed it) */
+        apr_pool_cleanup_register(pconf, NULL, http_global_cleanup, apr_pool_cleanup_null);
         curl_ready = 1;
     }
     return OK;
