@@ -15,6 +15,9 @@ plan skip_all => 'not a valgrind run (CA_VALGRIND=1 build/test.sh)'
 my @logs = glob("$CATest::STATE/valgrind.*.log");
 ok(@logs, 'valgrind wrote a report') or diag("no $CATest::STATE/valgrind.*.log");
 
+my $fatal_re = qr{^(Invalid\ (?:read|write|free) | Mismatched\ free
+                  | Source\ and\ destination\ overlap | Jump\ to\ the\ invalid\ address
+                  | Process\ terminating)}x;
 my $ours = qr{mod_clientapi|\bca_\w+\.c:|\bclientapi\w*\.c:|libcacore};
 my (%count, @bad, %lost);
 for my $log (@logs) {
@@ -36,7 +39,7 @@ for my $log (@logs) {
         my $head = $rec[0];
         my $body = join "\n", @rec;
         @rec = ();
-        my $kind = $head =~ /^(Invalid (?:read|write|free)|Mismatched free|Source and destination overlap|Jump to the invalid address|Process terminating)/ ? $1
+        my $kind = $head =~ $fatal_re ? $1
                  : $head =~ /definitely lost/ ? 'definitely lost'
                  : $head =~ /indirectly lost/ ? 'indirectly lost'
                  : $head =~ /uninitialised/ ? 'uninitialised'

@@ -180,8 +180,9 @@ for my $m (qw(PROPFIND TRACE MKCOL COPY LOCK FOO)) {
 # ---- the request log stores hostile query values and user agents verbatim -----------------
 {
     my $evil = q{<img src=x onerror=alert(1)>' OR '1'='1};
-    my $res = CATest::api(GET => "/api/$ep/jobs?status=%3Cimg%20src%3Dx%3E%27%20OR%20%271%27%3D%271",
-                          key => $key, headers => { 'User-Agent' => $evil });
+    my $q = 'status=%3Cimg%20src%3Dx%3E%27%20OR%20%271%27%3D%271';
+    my $res = CATest::api(GET => "/api/$ep/jobs?$q", key => $key,
+                          headers => { 'User-Agent' => $evil });
     my $rid = $res->header('X-Request-Id');
     my $row;
     for (1 .. 100) {   # written after the answer
