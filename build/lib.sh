@@ -131,5 +131,6 @@ reexec_unprivileged() {
     exec runuser -u "$CA_TEST_USER" -- env -i HOME="$home" PATH="$PATH" LANG=C.UTF-8 \
         CI="${CI:-}" CA_SANITIZERS="${CA_SANITIZERS:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" \
         CA_VALGRIND="${CA_VALGRIND:-}" CA_FUZZ_SECONDS="${CA_FUZZ_SECONDS:-}" \
+        CA_SQLMAP_LEVEL="${CA_SQLMAP_LEVEL:-}" CA_SQLMAP_RISK="${CA_SQLMAP_RISK:-}" \
         bash "$dest/build/$script" "$@"
 }
