@@ -16,7 +16,12 @@ CA_PACKAGES=(
     libapache2-mod-perl2 libwww-perl libmojolicious-perl
     libdbi-perl libdbd-pg-perl libdbd-sqlite3-perl
     postgresql-15 postgresql-client-15 curl procps
+    # the key cache shared by two nodes (t/api/keycache-memcache.t)
     memcached
+    # fuzzing (t/fuzz/fuzz.t): clang and its libFuzzer + sanitizer runtimes
+    clang-14 libclang-rt-14-dev
+    # the valgrind pass (CA_VALGRIND=1 build/test.sh)
+    valgrind
 )
 
 as_root() {
@@ -127,5 +132,7 @@ reexec_unprivileged() {
     chown -R "$CA_TEST_USER": "$dest"
     exec runuser -u "$CA_TEST_USER" -- env -i HOME="$home" PATH="$PATH" LANG=C.UTF-8 \
         CI="${CI:-}" CA_SANITIZERS="${CA_SANITIZERS:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" \
+        CA_VALGRIND="${CA_VALGRIND:-}" CA_FUZZ_SECONDS="${CA_FUZZ_SECONDS:-}" \
+        CA_SQLMAP_LEVEL="${CA_SQLMAP_LEVEL:-}" CA_SQLMAP_RISK="${CA_SQLMAP_RISK:-}" \
         bash "$dest/build/$script" "$@"
 }

@@ -3,6 +3,8 @@
 #   build/test.sh            (as root or as a user with sudo)
 #   build/test.sh t/api/auth.t t/dashboard   (a subset, then the error_log check)
 # Environment: CA_SANITIZERS=1 builds with ASan/UBSan; CA_KEEP=1 keeps the run's state.
+#   CA_VALGRIND=1 runs httpd -X under valgrind memcheck over the endpoint tests (default
+#   $CA_VALGRIND_TESTS, else t/api), stops it and checks the report with t/zz_valgrind.t.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -93,9 +95,53 @@ SH
     export UBSAN_OPTIONS="print_stacktrace=1:log_path=$state/sanitizer.ubsan"
 fi
 
+start_opt=()
+if [ "${CA_VALGRIND:-}" = 1 ]; then
+    [ "${CA_SANITIZERS:-}" = 1 ] && die "CA_VALGRIND=1 and CA_SANITIZERS=1 do not mix"
+    # memcheck over a single httpd process (-D ONE_PROCESS as -X sets it): only
+    # the server run goes under valgrind, not the `httpd -V` and `-t` runs of the test setup.
+    # --keep-debuginfo: httpd unloads the module before exiting, when the leak check runs.
+    cat >"$state/httpd-vg" <<SH
+#!/bin/sh
+for a in "\$@"; do
+    # Apache::Test's -one-process gives httpd 2.4 "-D ONE_PROCESS" (what -X sets)
+    [ "\$a" = ONE_PROCESS ] && exec valgrind --tool=memcheck --leak-check=full \\
+        --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite \\
+        --keep-debuginfo=yes --num-callers=30 --track-origins=no --error-exitcode=0 \\
+        --suppressions="$CA_ROOT/build/valgrind.supp" \\
+        --log-file="$state/valgrind.%p.log" $(apxs -q SBINDIR)/$(apxs -q TARGET) "\$@"
+done
+exec $(apxs -q SBINDIR)/$(apxs -q TARGET) "\$@"
+SH
+    chmod +x "$state/httpd-vg"
+    httpd_opt=(-httpd "$state/httpd-vg")
+    start_opt=(-one-process)
+    # valgrind makes httpd 20-50 times slower: give it time to come up
+    export APACHE_TEST_STARTUP_TIMEOUT=300
+fi
+
 [ -x t/TEST ] || perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
 t/TEST -apxs "$(command -v apxs)" "${httpd_opt[@]}" -port select -configure >/dev/null
-t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
+t/TEST -start-httpd "${start_opt[@]}" >"$state/start.log" 2>&1 \
+    || { cat "$state/start.log"; exit 1; }
+
+if [ "${CA_VALGRIND:-}" = 1 ]; then
+    # the endpoint tests, then httpd stopped (valgrind writes its leak report at exit) and the
+    # report checked; the error_log check runs too
+    read -r -a vg_tests <<<"${CA_VALGRIND_TESTS:-t/api}"
+    [ $# -gt 0 ] && vg_tests=("$@")
+    say "running ${vg_tests[*]} against httpd -X under valgrind"
+    rc=0
+    prove -r "${vg_tests[@]}" t/zz_error_log.t || rc=$?
+    pid=$(cat t/logs/httpd.pid 2>/dev/null || true)
+    t/TEST -stop-httpd >/dev/null 2>&1 || true
+    for _ in $(seq 1 300); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+        sleep 1
+    done
+    prove t/zz_valgrind.t || rc=$?
+    exit $rc
+fi
 
 if [ $# -gt 0 ]; then
     # a subset while developing: build/test.sh t/api/auth.t t/dashboard (error_log check last)

@@ -16,7 +16,9 @@
  *   - ca_query_has_key is "some name is key/api_key/apikey/access_token, any case";
  *   - ca_http_form_encode of the parsed pairs parses back to the same pairs (pairs with an
  *     empty name, which it refuses, aside);
- *   - ca_http_redact_query hides something when a key-like parameter has a value.
+ *   - ca_http_redact_query hides something when a key-like parameter has a value, and splits
+ *     the query as ca_http_parse_form does: the redacted query parses to the same names, every
+ *     secret parameter's value is "[redacted]" (or stays empty), every other value is kept.
  */
 #include <string.h>
 #include <strings.h>
@@ -264,6 +266,25 @@ static void check_query(apr_pool_t *p, const char *q, size_t len)
     FZ_ASSERT(red != NULL, "redact_query returned NULL");
     if (valued) {
         FZ_ASSERT(strstr(red, "[redacted]") != NULL, "key in the query not redacted: %s", red);
+    }
+    rv = ca_http_parse_form(p, red, strlen(red), &again, &err);
+    FZ_ASSERT(rv == APR_SUCCESS, "redacted query '%s' does not parse", red);
+    FZ_ASSERT(again->nelts == params->nelts, "redact: %d pairs vs %d", again->nelts,
+              params->nelts);
+    for (i = 0; i < params->nelts; i++) {
+        const ca_http_param_t *x = &APR_ARRAY_IDX(params, i, ca_http_param_t);
+        const ca_http_param_t *y = &APR_ARRAY_IDX(again, i, ca_http_param_t);
+
+        FZ_ASSERT(strcmp(x->name, y->name) == 0, "redact: name %d changed", i);
+        if (ca_http_param_is_secret(x->name)) {
+            FZ_ASSERT(strcmp(y->value, "[redacted]") == 0
+                      || (x->value[0] == '\0' && y->value[0] == '\0'),
+                      "redact: secret '%s' kept", x->name);
+        }
+        else {
+            FZ_ASSERT(strcmp(x->value, y->value) == 0, "redact: value of '%s' changed",
+                      x->name);
+        }
     }
 }
 

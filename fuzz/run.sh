@@ -3,7 +3,7 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]      (run from anywhere; SECONDS per target)
 #
-# SECONDS defaults to $CA_FUZZ_SECONDS, else 45. TARGETs: key route scope provider (default
+# SECONDS defaults to $CA_FUZZ_SECONDS, else 60. TARGETs: key route scope provider (default
 # all). Needs clang with the libFuzzer runtime (Debian: clang-14 and libclang-rt-14-dev; llvm-14
 # for llvm-symbolizer is optional). Everything is built and run in a temporary directory; the seed
 # corpora in fuzz/corpus/ are only read. Exit status: 0 when every target ran clean, 1 when one
@@ -11,7 +11,7 @@
 # 2 when the fuzzers could not be built.
 #
 # Environment:
-#   CA_FUZZ_SECONDS   time per target when no SECONDS argument is given (45)
+#   CA_FUZZ_SECONDS   time per target when no SECONDS argument is given (60)
 #   CA_FUZZ_CC        the compiler (clang, else clang-14)
 #   CA_FUZZ_WORK      work directory to use (default: a new mktemp -d, removed on success)
 #   CA_FUZZ_KEEP=1    keep the work directory (binaries, new corpus entries, logs)
@@ -34,7 +34,7 @@ declare -A MAX_LEN=([key]=256 [route]=4096 [scope]=8192 [provider]=16384)
 TIMEOUT=10           # seconds for one input (sanitizers make things slow, not this slow)
 RSS_MB=2048
 
-secs=${CA_FUZZ_SECONDS:-45}
+secs=${CA_FUZZ_SECONDS:-60}
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
     secs=$1
     shift

@@ -946,11 +946,47 @@ static char *form_decode(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
+/* One pair of a form body or query string. */
+typedef struct {
+    apr_size_t start;           /* first byte of the pair */
+    apr_size_t eq;              /* its first '=', or end when it has none */
+    apr_size_t end;             /* the '&' after it, or the end of the string */
+} form_pair_t;
+
+/* The one definition of how a query or form body splits into pairs, shared by the parser
+ * and by redaction so that both see the same names and values: pairs are separated by '&'
+ * only (';' is part of a value, as for httpd's ap_args_to_table), the first '=' ends the
+ * name.  Yields every pair of s[0..len), empty ones included (a string of n '&' has n + 1
+ * pairs); returns 0 when *pos is past the end. */
+static int form_next_pair(const char *s, apr_size_t len, apr_size_t *pos, form_pair_t *pr)
+{
+    apr_size_t i = *pos;
+
+    if (i > len) {
+        return 0;
+    }
+    pr->start = i;
+    pr->eq = (apr_size_t)-1;
+    while (i < len && s[i] != '&') {
+        if (s[i] == '=' && pr->eq == (apr_size_t)-1) {
+            pr->eq = i;
+        }
+        i++;
+    }
+    pr->end = i;
+    if (pr->eq == (apr_size_t)-1) {
+        pr->eq = i;
+    }
+    *pos = i + 1;
+    return 1;
+}
+
 apr_status_t ca_http_parse_form(apr_pool_t *p, const char *s, apr_size_t len,
                                 apr_array_header_t **params, const char **perr)
 {
     apr_array_header_t *arr = apr_array_make(p, 8, sizeof(ca_http_param_t));
     apr_size_t i = 0;
+    form_pair_t pr;
 
     if (params == NULL || (s == NULL && len > 0)) {
         if (perr) {
@@ -958,35 +994,26 @@ apr_status_t ca_http_parse_form(apr_pool_t *p, const char *s, apr_size_t len,
         }
         return APR_EINVAL;
     }
-    while (i < len) {
-        apr_size_t start = i, eq = (apr_size_t)-1;
+    while (form_next_pair(s, len, &i, &pr)) {
         ca_http_param_t *pv;
         char *name, *value;
 
-        while (i < len && s[i] != '&') {
-            if (s[i] == '=' && eq == (apr_size_t)-1) {
-                eq = i;
-            }
-            i++;
+        if (pr.end == pr.start) {
+            continue;           /* empty pair */
         }
-        if (i > start) {
-            apr_size_t nend = eq == (apr_size_t)-1 ? i : eq;
-
-            name = form_decode(p, s + start, nend - start);
-            value = eq == (apr_size_t)-1 ? apr_pstrdup(p, "")
-                                         : form_decode(p, s + eq + 1, i - eq - 1);
-            if (name == NULL || value == NULL) {
-                if (perr) {
-                    *perr = apr_psprintf(p, "malformed percent-encoding in parameter %d",
-                                         arr->nelts + 1);
-                }
-                return APR_EINVAL;
+        name = form_decode(p, s + pr.start, pr.eq - pr.start);
+        value = pr.eq == pr.end ? apr_pstrdup(p, "")
+                                : form_decode(p, s + pr.eq + 1, pr.end - pr.eq - 1);
+        if (name == NULL || value == NULL) {
+            if (perr) {
+                *perr = apr_psprintf(p, "malformed percent-encoding in parameter %d",
+                                     arr->nelts + 1);
             }
-            pv = apr_array_push(arr);
-            pv->name = name;
-            pv->value = value;
+            return APR_EINVAL;
         }
-        i++;                    /* skip '&' */
+        pv = apr_array_push(arr);
+        pv->name = name;
+        pv->value = value;
     }
     *params = arr;
     return APR_SUCCESS;
@@ -1065,33 +1092,27 @@ static char *lenient_decode(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
-/* redacts a query or fragment of len bytes (pairs split on '&' or ';') */
+/* redacts a query or fragment of len bytes, split into pairs as ca_http_parse_form does */
 static char *redact_pairs(apr_pool_t *p, const char *s, apr_size_t len)
 {
     apr_array_header_t *parts = apr_array_make(p, 8, sizeof(const char *));
     apr_size_t i = 0;
+    form_pair_t pr;
 
-    while (i <= len) {
-        apr_size_t start = i;
-        const char *eq;
-
-        while (i < len && s[i] != '&' && s[i] != ';') {
-            i++;
-        }
-        eq = memchr(s + start, '=', i - start);
-        if (eq && ca_http_param_is_secret(lenient_decode(p, s + start,
-                                                         (apr_size_t)(eq - s) - start))) {
+    while (form_next_pair(s, len, &i, &pr)) {
+        if (pr.eq < pr.end
+            && ca_http_param_is_secret(lenient_decode(p, s + pr.start, pr.eq - pr.start))) {
             APR_ARRAY_PUSH(parts, const char *) =
-                apr_pstrmemdup(p, s + start, (apr_size_t)(eq - s) - start + 1);
+                apr_pstrmemdup(p, s + pr.start, pr.eq - pr.start + 1);
             APR_ARRAY_PUSH(parts, const char *) = REDACTED;
         }
         else {
-            APR_ARRAY_PUSH(parts, const char *) = apr_pstrmemdup(p, s + start, i - start);
+            APR_ARRAY_PUSH(parts, const char *) =
+                apr_pstrmemdup(p, s + pr.start, pr.end - pr.start);
         }
-        if (i < len) {
-            APR_ARRAY_PUSH(parts, const char *) = apr_pstrmemdup(p, s + i, 1);
+        if (pr.end < len) {
+            APR_ARRAY_PUSH(parts, const char *) = "&";
         }
-        i++;
     }
     return apr_array_pstrcat(p, parts, '\0');
 }

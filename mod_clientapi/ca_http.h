@@ -229,7 +229,9 @@ int ca_http_param_is_secret(const char *name);
 
 /* Copy of a raw query string (no leading "?") whose secret parameters' values are
  * replaced by "[redacted]"; names are decoded before the check (so "api%5Fkey" is
- * caught), other pairs are kept byte for byte.  NULL in, NULL out. */
+ * caught), other pairs are kept byte for byte.  Pairs split exactly as
+ * ca_http_parse_form splits them (on "&" only: "a=1;key=x" is one pair named "a"), so
+ * a value is redacted whole.  NULL in, NULL out. */
 char *ca_http_redact_query(apr_pool_t *p, const char *query);
 
 /* Copy of a URL with its query and fragment redacted as above and the password of

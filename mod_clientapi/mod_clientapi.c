@@ -6,7 +6,10 @@
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
+#include "http_request.h"
+#include "ap_expr.h"
 #include "http_protocol.h"
 #include "ap_mpm.h"
 
@@ -16,9 +19,12 @@
 #include "mod_clientapi_connect.h"
 #include "ca_http.h"
 
+static int curl_ready;
+
 static apr_status_t http_global_cleanup(void *data)
 {
     ca_http_global_cleanup();
+    curl_ready = 0;
     return APR_SUCCESS;
 }
 
@@ -48,7 +54,6 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     server_rec *vs;
     apr_status_t rv;
-    static int curl_ready;
 
     for (vs = s; vs; vs = vs->next) {
         ca_dbd_register(pconf, vs);
@@ -66,8 +71,10 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                          "libcurl global initialisation failed: %s", err ? err : "");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        apr_pool_cleanup_register(s->process->pool, NULL, http_global_cleanup,
-                                  apr_pool_cleanup_null);
+        /* on pconf, not the process pool: mod_so unloads this module when pconf goes, and
+         * the process pool's cleanups run after that (a cleanup there would jump into
+         * unmapped code when the process exits; valgrind of httpd -X showed it) */
+        apr_pool_cleanup_register(pconf, NULL, http_global_cleanup, apr_pool_cleanup_null);
         curl_ready = 1;
     }
     return OK;
@@ -100,6 +107,42 @@ static int ca_handler(request_rec *r)
     return DECLINED;
 }
 
+/* httpd answers TRACE itself in a map_to_storage hook (ap_send_http_trace, with TraceEnable
+ * on, its default) by echoing the request back, the caller's key or the session cookie
+ * included. For a URL one of our handlers serves, TRACE goes to that handler instead, which
+ * answers it as any other method it does not take. translate_name runs after the first
+ * <Location> walk, so SetHandler is known there; map_to_storage then claims the request
+ * before httpd's TRACE hook can. */
+static int is_our_handler(const char *h)
+{
+    return h && (!strcmp(h, CA_HANDLER_API) || !strcmp(h, CA_HANDLER_DASHBOARD)
+                 || !strcmp(h, CA_HANDLER_CONTACT) || !strcmp(h, CA_HANDLER_OAUTH));
+}
+
+static int ca_trace_translate(request_rec *r)
+{
+    core_dir_config *d;
+    const char *err = NULL;
+
+    if (r->method_number != M_TRACE) {
+        return DECLINED;
+    }
+    d = ap_get_core_module_config(r->per_dir_config);
+    if (d && d->expr_handler
+        && is_our_handler(ap_expr_str_exec(r, d->expr_handler, &err))) {
+        apr_table_setn(r->notes, "clientapi-trace", "1");
+    }
+    return DECLINED;
+}
+
+static int ca_trace_map(request_rec *r)
+{
+    if (r->method_number == M_TRACE && apr_table_get(r->notes, "clientapi-trace")) {
+        return OK;              /* not a file; our handler answers it */
+    }
+    return DECLINED;
+}
+
 static void ca_register_hooks(apr_pool_t *p)
 {
     /* our statements must be declared before mod_dbd sets up its connection pools */
@@ -110,6 +153,8 @@ static void ca_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ca_post_config, NULL, succ_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(ca_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ca_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(ca_trace_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(ca_trace_map, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_log_transaction(ca_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

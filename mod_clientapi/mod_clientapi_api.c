@@ -19,6 +19,7 @@
 #include "mod_clientapi.h"
 #include "mod_clientapi_api.h"
 #include "ca_http.h"
+#include "ca_json.h"
 #include "ca_key.h"
 #include "ca_openapi.h"
 #include "ca_route.h"
@@ -432,6 +433,34 @@ static int has_dot_segment(const char *raw)
     return 0;
 }
 
+/* Query parameters are forwarded to providers: a control character (CR, LF, NUL is refused
+ * by the parser already) or invalid UTF-8 in a name or value is the caller's error, not
+ * something to pass on and answer as the provider's. Returns the offending parameter's
+ * position (from 1), or 0. */
+static int bad_param(const apr_array_header_t *params)
+{
+    int i, k;
+
+    for (i = 0; params && i < params->nelts; i++) {
+        const ca_http_param_t *pv = &APR_ARRAY_IDX(params, i, ca_http_param_t);
+        const char *s[2] = { pv->name, pv->value };
+
+        for (k = 0; k < 2; k++) {
+            const unsigned char *c;
+
+            for (c = (const unsigned char *)s[k]; *c; c++) {
+                if (*c < 0x20 || *c == 0x7f) {
+                    return i + 1;
+                }
+            }
+            if (ca_utf8_chars(s[k], strlen(s[k])) < 0) {
+                return i + 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int api(request_rec *r, ca_api_req_t *q)
 {
     const char *path, *why = NULL;
@@ -447,6 +476,8 @@ static int api(request_rec *r, ca_api_req_t *q)
     if (ca_http_parse_form(r->pool, r->args ? r->args : "", r->args ? strlen(r->args) : 0,
                            &q->params, &why) != APR_SUCCESS) {
         q->params = NULL;
+        /* a malformed query may still carry a key: keep it out of the access log too */
+        ca_redact_request_line(r, ca_http_redact_query(r->pool, r->args));
         return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
                            why ? why : "malformed query string");
     }
@@ -455,6 +486,11 @@ static int api(request_rec *r, ca_api_req_t *q)
         return ca_api_fail(r, q, HTTP_BAD_REQUEST, "key_in_query",
                            "keys are not accepted in the query string: send "
                            "'Authorization: Bearer <key>'; treat this key as exposed");
+    }
+    if ((st = bad_param(q->params)) != 0) {
+        return ca_api_fail(r, q, HTTP_BAD_REQUEST, "bad_request",
+                           apr_psprintf(r->pool, "query parameter %d holds a control "
+                                        "character or invalid UTF-8", st));
     }
     if (q->route.kind == CA_ROUTE_NONE) {
         return ca_api_fail(r, q, HTTP_NOT_FOUND, "not_found", q->route.why);

@@ -51,7 +51,7 @@ ca_http_client_t *ca_proxy_http_client(request_rec *r)
         if (process_client) {
             return process_client;
         }
-        pool = r->server->process->pool;
+        pool = r->server->process->pconf;   /* gone before the module is unloaded */
     }
     if (ca_http_client_create(pool, NULL, &c, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, CA_LOGNO(00301)

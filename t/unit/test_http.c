@@ -1292,7 +1292,7 @@ static void test_redact(void **state)
     assert_null(strstr(out, "abc"));
     assert_null(strstr(out, "zzz"));
     assert_string_equal(ca_http_redact_query(p, "limit=5&cursor=abc&&key&Code=x;key=y"),
-                        "limit=5&cursor=abc&&key&Code=[redacted];key=[redacted]");
+                        "limit=5&cursor=abc&&key&Code=[redacted]");
     assert_string_equal(ca_http_redact_query(p, ""), "");
     assert_null(ca_http_redact_query(p, NULL));
 
@@ -1318,6 +1318,49 @@ static void test_redact(void **state)
     assert_false(ca_http_param_is_secret("limit"));
     assert_false(ca_http_param_is_secret("codes"));
     assert_false(ca_http_param_is_secret(NULL));
+}
+
+/* Redaction splits a query exactly as ca_http_parse_form does: on '&' only. A secret whose
+ * value holds a ';' is hidden whole (it used to be cut at the ';', logging the rest), and a
+ * ';' inside another parameter's value does not start a new parameter. */
+static void test_redact_splits_as_parse_form(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const queries[] = {
+        "key=first;second&limit=5",
+        "token=a;b;c",
+        "limit=5;key=k1&cursor=c;d",
+        "a=1&;&password=p;w&&=x&secret",
+        "x=%3Bkey%3Dv&api%5Fkey=k;k",
+    };
+    apr_size_t i;
+
+    assert_string_equal(ca_http_redact_query(p, "key=first;second&limit=5"),
+                        "key=[redacted]&limit=5");
+    assert_string_equal(ca_http_redact_query(p, "limit=5;key=k1&cursor=c;d"),
+                        "limit=5;key=k1&cursor=c;d");
+    for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        apr_array_header_t *orig = NULL, *red = NULL;
+        const char *err = NULL, *r = ca_http_redact_query(p, queries[i]);
+        int j;
+
+        assert_int_equal(ca_http_parse_form(p, queries[i], strlen(queries[i]), &orig, &err),
+                         APR_SUCCESS);
+        assert_int_equal(ca_http_parse_form(p, r, strlen(r), &red, &err), APR_SUCCESS);
+        assert_int_equal(orig->nelts, red->nelts);
+        for (j = 0; j < orig->nelts; j++) {
+            const ca_http_param_t *a = &APR_ARRAY_IDX(orig, j, ca_http_param_t);
+            const ca_http_param_t *b = &APR_ARRAY_IDX(red, j, ca_http_param_t);
+
+            assert_string_equal(a->name, b->name);
+            if (ca_http_param_is_secret(a->name) && a->value[0]) {
+                assert_string_equal(b->value, "[redacted]");
+            }
+            else {
+                assert_string_equal(a->value, b->value);
+            }
+        }
+    }
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
@@ -1395,6 +1438,7 @@ int main(void)
         PL(test_form_encode_and_parse),
         PL(test_parse_form_bad_input),
         PL(test_redact),
+        PL(test_redact_splits_as_parse_form),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
