@@ -2027,6 +2027,16 @@ static void rollup_count(rollup_t *g, const ca_request_log_t *l)
     g->c[7 + ca_rollup_bucket(l->duration_us)]++;
 }
 
+static int rollup_cmp(const void *a, const void *b)
+{
+    const rollup_t *x = *(const rollup_t *const *)a, *y = *(const rollup_t *const *)b;
+
+    if (x->hour != y->hour) {
+        return x->hour < y->hour ? -1 : 1;
+    }
+    return strcmp(x->endpoint_id, y->endpoint_id);
+}
+
 static const char *const log_write_labels[] = {
     CA_SQL_REQUEST_LOGS_WRITE_256, CA_SQL_REQUEST_LOGS_WRITE_128, CA_SQL_REQUEST_LOGS_WRITE_64,
     CA_SQL_REQUEST_LOGS_WRITE_32, CA_SQL_REQUEST_LOGS_WRITE_16, CA_SQL_REQUEST_LOGS_WRITE_8,
@@ -2078,6 +2088,7 @@ apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
                                          int *written, const char **perr)
 {
     apr_hash_t *inserted = apr_hash_make(pool), *groups = apr_hash_make(pool);
+    apr_array_header_t *sorted;
     apr_hash_index_t *hi;
     ca_db_txn_t *txn = NULL;
     apr_status_t rv;
@@ -2127,8 +2138,15 @@ apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
         }
         rollup_count(g, l);
     }
-    for (hi = apr_hash_first(pool, groups); rv == APR_SUCCESS && hi; hi = apr_hash_next(hi)) {
-        const rollup_t *g = apr_hash_this_val(hi);
+    /* in one order (hour, endpoint) in every process, so that two batches updating the
+     * same rollup rows never wait for each other in a cycle (deadlock) */
+    sorted = apr_array_make(pool, (int)apr_hash_count(groups) + 1, sizeof(rollup_t *));
+    for (hi = apr_hash_first(pool, groups); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(sorted, rollup_t *) = apr_hash_this_val(hi);
+    }
+    qsort(sorted->elts, (size_t)sorted->nelts, sizeof(rollup_t *), rollup_cmp);
+    for (i = 0; rv == APR_SUCCESS && i < sorted->nelts; i++) {
+        const rollup_t *g = APR_ARRAY_IDX(sorted, i, rollup_t *);
         const char *a[2 + 7 + CA_ROLLUP_BUCKETS];
         int j;
 

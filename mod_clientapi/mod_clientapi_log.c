@@ -295,6 +295,7 @@ static apr_status_t db_write(struct ca_logq *q, apr_pool_t *p,
     ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(p, q->s) : NULL;
     ca_db_t db;
     apr_status_t rv;
+    int written = 0;
 
     if (!dbd) {
         *err = "no database connection from mod_dbd";
@@ -303,7 +304,11 @@ static apr_status_t db_write(struct ca_logq *q, apr_pool_t *p,
     db.driver = dbd->driver;
     db.handle = dbd->handle;
     db.prepared = dbd->prepared;
-    rv = ca_store_request_logs_write(p, &db, rows, n, NULL, err);
+    rv = ca_store_request_logs_write(p, &db, rows, n, &written, err);
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, q->s, CA_LOGNO(01119)
+                     "request logs: batch of %d rows written (%d new)", n, written);
+    }
     if (rv == APR_SUCCESS && touch) {
         touch_endpoints(q, p, &db, touch, n);
     }
