@@ -222,7 +222,8 @@ apr_status_t ca_logspool_parse_line(apr_pool_t *p, const char *line, apr_size_t 
         return APR_EINVAL;
     }
     out->status = (int)v;
-    if (!get_int(f[7], fl[7], &out->item_count, 1) || !get_int(f[8], fl[8], &out->duration_us, 0)) {
+    if (!get_int(f[7], fl[7], &out->item_count, 1)
+        || !get_int(f[8], fl[8], &out->duration_us, 0)) {
         return APR_EINVAL;
     }
     out->query = get_text(p, f[9], fl[9], &ok);

@@ -395,7 +395,8 @@ static void db_back(struct ca_logq *q)
     }
 }
 
-/* Replay every spool file we own or can claim; stops at the first failed write. */
+/* Replay a spool file we own or can claim (one per call, so that the queue is served in
+ * between); stops at the first failed write. */
 static void spool_replay(struct ca_logq *q, apr_pool_t *parent)
 {
     apr_array_header_t *paths = NULL;
@@ -422,7 +423,8 @@ static void spool_replay(struct ca_logq *q, apr_pool_t *parent)
         apr_pool_t *fp;
         int bad = 0, off;
 
-        if (left) {
+        if (left || i > 0) {
+            left = 1;           /* the next one on the next round */
             continue;
         }
         apr_pool_create(&fp, p);
@@ -592,7 +594,9 @@ static void *APR_THREAD_FUNC writer_main(apr_thread_t *thd, void *data)
         }
     }
     report_drops(q, apr_time_now());
-    apr_thread_exit(thd, APR_SUCCESS);
+    /* a plain return, not apr_thread_exit(): pthread_exit's forced unwind leaves the
+     * stack's sanitizer shadow behind (a false ASan report at thread exit); the thread's
+     * pool goes with q->pool */
     return NULL;
 }
 
