@@ -327,10 +327,14 @@ static void spool_freeze(struct ca_logq *q, apr_pool_t *p)
     apr_finfo_t fi;
 
     if (apr_stat(&fi, q->own_path, APR_FINFO_SIZE, p) == APR_SUCCESS && fi.size > 0) {
-        const char *to = apr_pstrcat(p, q->spool_dir, "/",
-                                     ca_logspool_name(p, q->tag, (long)getpid(), ++q->seq),
-                                     NULL);
-        apr_status_t rv = apr_file_rename(q->own_path, to, p);
+        const char *to;
+        apr_status_t rv;
+
+        do {    /* never onto a file left by an earlier process with our pid */
+            to = apr_pstrcat(p, q->spool_dir, "/",
+                             ca_logspool_name(p, q->tag, (long)getpid(), ++q->seq), NULL);
+        } while (apr_stat(&fi, to, APR_FINFO_TYPE, p) == APR_SUCCESS);
+        rv = apr_file_rename(q->own_path, to, p);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, q->s, CA_LOGNO(01103)
                          "request-log spool file %s cannot be renamed", q->own_path);
