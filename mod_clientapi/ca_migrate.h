@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* The schema version this build's statements (ca_store) are written for. */
-#define CA_SCHEMA_VERSION 1
+#define CA_SCHEMA_VERSION 2
 
 #define CA_MIGRATE_ENEWER   (CA_DB_ERRSPACE + 20)  /* database newer than the files */
 #define CA_MIGRATE_EFILES   (CA_DB_ERRSPACE + 21)  /* bad directory, name or file text */

@@ -24,7 +24,8 @@
 #include <apr_strings.h>
 
 #define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define MAX_ARGS 32
+/* the widest statement: a 256-row request-log insert (256 x 14 arguments) */
+#define MAX_ARGS 4096
 
 /* ---------------------------------------------------------------------------
  * Statements
@@ -79,6 +80,68 @@
 #define USAGE_SUMS \
     " sum(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END)," \
     " sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), sum(COALESCE(item_count, 0))"
+
+/* request-log batches: one row of the multi-row insert (the 14 LOG columns after id) */
+#define LOG_INSERT_COLS \
+    "INSERT INTO request_logs (endpoint_id, ts, method, resource, record_id, status," \
+    " item_count, duration_us, query, error_code, error_detail, client_ip, user_agent," \
+    " request_id) VALUES "
+#define LR1 "(%s, %lld, %s, %s, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s)"
+#define LR2 LR1 ", " LR1
+#define LR4 LR2 ", " LR2
+#define LR8 LR4 ", " LR4
+#define LR16 LR8 ", " LR8
+#define LR32 LR16 ", " LR16
+#define LR64 LR32 ", " LR32
+#define LR128 LR64 ", " LR64
+#define LR256 LR128 ", " LR128
+/* a row already stored (same request_id: a replay) is skipped; the ids inserted come back */
+#define LOG_BATCH(rows) \
+    LOG_INSERT_COLS rows " ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+
+/* request_rollups: counters and the duration histogram (bounds in ca_rollup_bounds_us) */
+#define ROLLUP_COLS \
+    "requests, status_2xx, status_3xx, status_4xx, status_5xx, items, duration_us," \
+    " h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11," \
+    " h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23"
+#define ROLLUP_ADD(c) " " #c " = request_rollups." #c " + excluded." #c
+#define ROLLUP_UPSERT \
+    " ON CONFLICT (endpoint_id, hour_start) DO UPDATE SET" \
+    ROLLUP_ADD(requests) "," ROLLUP_ADD(status_2xx) "," ROLLUP_ADD(status_3xx) "," \
+    ROLLUP_ADD(status_4xx) "," ROLLUP_ADD(status_5xx) "," ROLLUP_ADD(items) "," \
+    ROLLUP_ADD(duration_us) "," ROLLUP_ADD(h00) "," ROLLUP_ADD(h01) "," ROLLUP_ADD(h02) "," \
+    ROLLUP_ADD(h03) "," ROLLUP_ADD(h04) "," ROLLUP_ADD(h05) "," ROLLUP_ADD(h06) "," \
+    ROLLUP_ADD(h07) "," ROLLUP_ADD(h08) "," ROLLUP_ADD(h09) "," ROLLUP_ADD(h10) "," \
+    ROLLUP_ADD(h11) "," ROLLUP_ADD(h12) "," ROLLUP_ADD(h13) "," ROLLUP_ADD(h14) "," \
+    ROLLUP_ADD(h15) "," ROLLUP_ADD(h16) "," ROLLUP_ADD(h17) "," ROLLUP_ADD(h18) "," \
+    ROLLUP_ADD(h19) "," ROLLUP_ADD(h20) "," ROLLUP_ADD(h21) "," ROLLUP_ADD(h22) "," \
+    ROLLUP_ADD(h23)
+/* the same counters computed from request_logs (rebuild); must match ca_rollup_bucket() */
+#define HB(lo, hi) \
+    " sum(CASE WHEN duration_us > " #lo " AND duration_us <= " #hi " THEN 1 ELSE 0 END),"
+#define ROLLUP_FROM_LOGS \
+    " count(*), sum(CASE WHEN status >= 200 AND status < 300 THEN 1 ELSE 0 END)," \
+    " sum(CASE WHEN status >= 300 AND status < 400 THEN 1 ELSE 0 END)," \
+    " sum(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END)," \
+    " sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END)," \
+    " sum(COALESCE(item_count, 0)), sum(duration_us)," \
+    " sum(CASE WHEN duration_us <= 500 THEN 1 ELSE 0 END)," \
+    HB(500, 1000) HB(1000, 2000) HB(2000, 3000) HB(3000, 5000) HB(5000, 7500) \
+    HB(7500, 10000) HB(10000, 15000) HB(15000, 20000) HB(20000, 30000) HB(30000, 50000) \
+    HB(50000, 75000) HB(75000, 100000) HB(100000, 150000) HB(150000, 200000) \
+    HB(200000, 300000) HB(300000, 500000) HB(500000, 750000) HB(750000, 1000000) \
+    HB(1000000, 2000000) HB(2000000, 5000000) HB(5000000, 10000000) \
+    HB(10000000, 30000000) \
+    " sum(CASE WHEN duration_us > 30000000 THEN 1 ELSE 0 END)"
+/* usage per bucket from the rollups: bucket, requests, 4xx, 5xx, items, 2xx, 3xx,
+ * duration sum, h00..h23 (32 columns) */
+#define RS(c) " sum(" #c "),"
+#define USAGE_ROLLUP_SUMS \
+    RS(requests) RS(status_4xx) RS(status_5xx) RS(items) RS(status_2xx) RS(status_3xx) \
+    RS(duration_us) RS(h00) RS(h01) RS(h02) RS(h03) RS(h04) RS(h05) RS(h06) RS(h07) \
+    RS(h08) RS(h09) RS(h10) RS(h11) RS(h12) RS(h13) RS(h14) RS(h15) RS(h16) RS(h17) \
+    RS(h18) RS(h19) RS(h20) RS(h21) RS(h22) " sum(h23)"
+#define USAGE_NCOLS 32
 
 const ca_statement_t ca_store_statements[] = {
     /* --- endpoints ------------------------------------------------------ */
@@ -236,6 +299,31 @@ const ca_statement_t ca_store_statements[] = {
      " WHERE ts < %lld ORDER BY id LIMIT %lld)"},
     {CA_SQL_REQUEST_LOGS_DELETE_FOR_ENDPOINT,
      "DELETE FROM request_logs WHERE endpoint_id = %s"},
+    {CA_SQL_REQUEST_LOGS_WRITE_1, LOG_BATCH(LR1)},
+    {CA_SQL_REQUEST_LOGS_WRITE_2, LOG_BATCH(LR2)},
+    {CA_SQL_REQUEST_LOGS_WRITE_4, LOG_BATCH(LR4)},
+    {CA_SQL_REQUEST_LOGS_WRITE_8, LOG_BATCH(LR8)},
+    {CA_SQL_REQUEST_LOGS_WRITE_16, LOG_BATCH(LR16)},
+    {CA_SQL_REQUEST_LOGS_WRITE_32, LOG_BATCH(LR32)},
+    {CA_SQL_REQUEST_LOGS_WRITE_64, LOG_BATCH(LR64)},
+    {CA_SQL_REQUEST_LOGS_WRITE_128, LOG_BATCH(LR128)},
+    {CA_SQL_REQUEST_LOGS_WRITE_256, LOG_BATCH(LR256)},
+    {CA_SQL_ROLLUP_ADD,
+     "INSERT INTO request_rollups (endpoint_id, hour_start, " ROLLUP_COLS ")"
+     " VALUES (%s, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld,"
+     " %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld,"
+     " %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld)" ROLLUP_UPSERT},
+    {CA_SQL_ROLLUPS_DELETE_SINCE,
+     "DELETE FROM request_rollups WHERE hour_start >= %lld"},
+    {CA_SQL_ROLLUPS_REBUILD,
+     "INSERT INTO request_rollups (endpoint_id, hour_start, " ROLLUP_COLS ")"
+     " SELECT endpoint_id, (ts / 3600) * 3600," ROLLUP_FROM_LOGS
+     " FROM request_logs WHERE ts >= %lld GROUP BY endpoint_id, (ts / 3600) * 3600"
+     ROLLUP_UPSERT},
+    {CA_SQL_ROLLUPS_PURGE,
+     "DELETE FROM request_rollups WHERE hour_start < %lld"},
+    {CA_SQL_ROLLUPS_DELETE_FOR_ENDPOINT,
+     "DELETE FROM request_rollups WHERE endpoint_id = %s"},
 
     /* --- users, login throttling ---------------------------------------- */
     {CA_SQL_USER_INSERT,
@@ -381,17 +469,18 @@ const ca_statement_t ca_store_statements[] = {
     {CA_SQL_REQUEST_LOG_GET,
      "SELECT " LOG_COLS " FROM request_logs WHERE id = %lld"},
     {CA_SQL_USAGE_ENDPOINT,
-     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
-     " FROM request_logs WHERE endpoint_id = %s AND ts >= %lld AND ts < %lld"
-     " GROUP BY 1 ORDER BY 1"},
+     "SELECT (hour_start / %lld) * %lld AS bucket," USAGE_ROLLUP_SUMS
+     " FROM request_rollups WHERE endpoint_id = %s AND hour_start >= %lld"
+     " AND hour_start < %lld GROUP BY 1 ORDER BY 1"},
     {CA_SQL_USAGE_USER,
-     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
-     " FROM request_logs WHERE endpoint_id IN"
+     "SELECT (hour_start / %lld) * %lld AS bucket," USAGE_ROLLUP_SUMS
+     " FROM request_rollups WHERE endpoint_id IN"
      " (SELECT public_id FROM endpoints WHERE user_id = %lld)"
-     " AND ts >= %lld AND ts < %lld GROUP BY 1 ORDER BY 1"},
+     " AND hour_start >= %lld AND hour_start < %lld GROUP BY 1 ORDER BY 1"},
     {CA_SQL_USAGE_ALL,
-     "SELECT (ts / %lld) * %lld AS bucket, count(*)," USAGE_SUMS
-     " FROM request_logs WHERE ts >= %lld AND ts < %lld GROUP BY 1 ORDER BY 1"},
+     "SELECT (hour_start / %lld) * %lld AS bucket," USAGE_ROLLUP_SUMS
+     " FROM request_rollups WHERE hour_start >= %lld AND hour_start < %lld"
+     " GROUP BY 1 ORDER BY 1"},
     {CA_SQL_DURATIONS_ENDPOINT,
      "SELECT ts, duration_us FROM request_logs WHERE endpoint_id = %s"
      " AND ts >= %lld AND ts < %lld"},
@@ -987,6 +1076,14 @@ apr_status_t ca_db_select_sql(apr_pool_t *pool, ca_db_t *db, const char *sql,
  * Transactions
  * ------------------------------------------------------------------------- */
 
+/* The layout of apr-util 1.6's pgsql and sqlite3 transactions, read only to know whether
+ * a failed BEGIN attached the transaction to its connection (handle set). */
+typedef struct {
+    int mode;
+    int errnum;
+    apr_dbd_t *handle;
+} dbd_trans_layout_t;
+
 struct ca_db_txn_t {
     ca_db_t *db;
     apr_pool_t *pool;
@@ -1016,11 +1113,20 @@ apr_status_t ca_db_txn_begin(apr_pool_t *pool, ca_db_t *db, ca_db_txn_t **txn,
     t = apr_pcalloc(pool, sizeof(*t));
     t->db = db;
     t->pool = pool;
+    /* A pgsql connection can still look up and die before BEGIN (the server was
+     * stopped): the driver then writes through the transaction pointer it did not
+     * allocate. It takes one the caller passes in, so one is passed, zeroed and larger
+     * than its own. (sqlite3 must get NULL: it attaches only a transaction it allocates.) */
+    if (is_pgsql(db)) {
+        t->trans = apr_pcalloc(pool, sizeof(dbd_trans_layout_t) + 4 * sizeof(void *));
+    }
     rc = apr_dbd_transaction_start(db->driver, pool, db->handle, &t->trans);
     if (rc != 0) {
         apr_status_t rv = ca_db_error(pool, db, rc, "begin", perr);
-        if (t->trans) {
-            /* sqlite3 attaches the transaction even when BEGIN failed */
+        if (t->trans && ((dbd_trans_layout_t *)t->trans)->handle) {
+            /* both drivers attach the transaction to the connection even when BEGIN
+             * failed (pgsql: when the query could be sent): detach it, or every later
+             * query on the connection fails */
             apr_dbd_transaction_mode_set(db->driver, t->trans,
                                          APR_DBD_TRANSACTION_ROLLBACK);
             (void)apr_dbd_transaction_end(db->driver, pool, t->trans);
@@ -1644,6 +1750,9 @@ static apr_status_t purge_endpoint(apr_pool_t *pool, ca_db_t *db,
     rv = ca_db_exec(pool, db, CA_SQL_REQUEST_LOGS_DELETE_FOR_ENDPOINT, 1, pub, NULL,
                     perr);
     if (rv == APR_SUCCESS) {
+        rv = ca_db_exec(pool, db, CA_SQL_ROLLUPS_DELETE_FOR_ENDPOINT, 1, pub, NULL, perr);
+    }
+    if (rv == APR_SUCCESS) {
         rv = ca_db_exec(pool, db, CA_SQL_IDEM_DELETE_FOR_ENDPOINT, 1, id, NULL, perr);
     }
     if (rv == APR_SUCCESS) {
@@ -1844,6 +1953,242 @@ apr_status_t ca_store_request_log_insert(apr_pool_t *pool, ca_db_t *db,
     return ca_db_exec(pool, db, CA_SQL_REQUEST_LOG_INSERT, NARGS(a), a, NULL, perr);
 }
 
+const apr_int64_t ca_rollup_bounds_us[CA_ROLLUP_BUCKETS - 1] = {
+    500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 50000, 75000, 100000,
+    150000, 200000, 300000, 500000, 750000, 1000000, 2000000, 5000000, 10000000, 30000000
+};
+
+int ca_rollup_bucket(apr_int64_t duration_us)
+{
+    int lo = 0, hi = CA_ROLLUP_BUCKETS - 1;
+
+    /* the first bound >= duration_us; past the last bound: the open bucket */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (ca_rollup_bounds_us[mid] >= duration_us) {
+            hi = mid;
+        }
+        else {
+            lo = mid + 1;
+        }
+    }
+    return lo;
+}
+
+double ca_rollup_percentile_us(const apr_int64_t *hist, double q)
+{
+    apr_int64_t total = 0, rank, cum = 0;
+    int i;
+
+    for (i = 0; i < CA_ROLLUP_BUCKETS; i++) {
+        total += hist[i] > 0 ? hist[i] : 0;
+    }
+    if (total == 0) {
+        return -1;
+    }
+    rank = (apr_int64_t)(q * (double)total + 0.999999);
+    rank = rank < 1 ? 1 : (rank > total ? total : rank);
+    for (i = 0; i < CA_ROLLUP_BUCKETS; i++) {
+        apr_int64_t c = hist[i] > 0 ? hist[i] : 0;
+        if (c > 0 && cum + c >= rank) {
+            double lo = i ? (double)ca_rollup_bounds_us[i - 1] : 0.0;
+            double hi = i < CA_ROLLUP_BUCKETS - 1 ? (double)ca_rollup_bounds_us[i] : lo;
+            return lo + (hi - lo) * (double)(rank - cum) / (double)c;
+        }
+        cum += c;
+    }
+    return -1;
+}
+
+/* counts of one (endpoint, hour) in a batch */
+typedef struct {
+    const char *endpoint_id;
+    apr_int64_t hour;
+    apr_int64_t c[7 + CA_ROLLUP_BUCKETS];   /* the ROLLUP counters, in column order */
+} rollup_t;
+
+static void rollup_count(rollup_t *g, const ca_request_log_t *l)
+{
+    g->c[0]++;
+    if (l->status >= 200 && l->status < 300) {
+        g->c[1]++;
+    }
+    else if (l->status >= 300 && l->status < 400) {
+        g->c[2]++;
+    }
+    else if (l->status >= 400 && l->status < 500) {
+        g->c[3]++;
+    }
+    else if (l->status >= 500) {
+        g->c[4]++;
+    }
+    g->c[5] += l->item_count > 0 ? l->item_count : 0;
+    g->c[6] += l->duration_us;
+    g->c[7 + ca_rollup_bucket(l->duration_us)]++;
+}
+
+static int rollup_cmp(const void *a, const void *b)
+{
+    const rollup_t *x = *(const rollup_t *const *)a, *y = *(const rollup_t *const *)b;
+
+    if (x->hour != y->hour) {
+        return x->hour < y->hour ? -1 : 1;
+    }
+    return strcmp(x->endpoint_id, y->endpoint_id);
+}
+
+static const char *const log_write_labels[] = {
+    CA_SQL_REQUEST_LOGS_WRITE_256, CA_SQL_REQUEST_LOGS_WRITE_128, CA_SQL_REQUEST_LOGS_WRITE_64,
+    CA_SQL_REQUEST_LOGS_WRITE_32, CA_SQL_REQUEST_LOGS_WRITE_16, CA_SQL_REQUEST_LOGS_WRITE_8,
+    CA_SQL_REQUEST_LOGS_WRITE_4, CA_SQL_REQUEST_LOGS_WRITE_2, CA_SQL_REQUEST_LOGS_WRITE_1
+};
+
+/* insert rows[0..n) (n a power of two), adding the request ids inserted to `inserted` */
+static apr_status_t logs_insert(apr_pool_t *pool, ca_db_t *db, const char *label,
+                                const ca_request_log_t *const *rows, int n,
+                                apr_hash_t *inserted, const char **perr)
+{
+    const char **a = apr_palloc(pool, sizeof(*a) * 14 * n);
+    ca_db_rows_t *res;
+    apr_status_t rv;
+    int i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        const ca_request_log_t *l = rows[i];
+        a[k++] = l->endpoint_id;
+        a[k++] = ca_db_i64(pool, l->ts);
+        a[k++] = l->method;
+        a[k++] = l->resource;
+        a[k++] = l->record_id;
+        a[k++] = ca_db_i64(pool, l->status);
+        a[k++] = l->item_count >= 0 ? ca_db_i64(pool, l->item_count) : NULL;
+        a[k++] = ca_db_i64(pool, l->duration_us);
+        a[k++] = l->query;
+        a[k++] = l->error_code;
+        a[k++] = l->error_detail;
+        a[k++] = l->client_ip;
+        a[k++] = l->user_agent;
+        a[k++] = l->request_id;
+    }
+    rv = ca_db_select_rows(pool, db, label, k, a, &res, perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < res->rows->nelts; i++) {
+        const char *id = CA_DB_ROW(res, i)[0];
+        if (id) {
+            apr_hash_set(inserted, id, APR_HASH_KEY_STRING, id);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
+                                         const ca_request_log_t *const *rows, int n,
+                                         int *written, const char **perr)
+{
+    apr_hash_t *inserted = apr_hash_make(pool), *groups = apr_hash_make(pool);
+    apr_array_header_t *sorted;
+    apr_hash_index_t *hi;
+    ca_db_txn_t *txn = NULL;
+    apr_status_t rv;
+    int i, done = 0, count = 0;
+
+    if (written) {
+        *written = 0;
+    }
+    if (n < 1 || n > CA_STORE_LOG_BATCH_MAX) {
+        set_err(perr, "a request-log batch holds 1 to 256 rows");
+        return CA_DB_EARG;
+    }
+    for (i = 0; i < n; i++) {
+        if (!rows[i] || !rows[i]->request_id || !rows[i]->endpoint_id) {
+            set_err(perr, "a request log without request id or endpoint");
+            return CA_DB_EARG;
+        }
+    }
+    if ((rv = ca_db_txn_begin(pool, db, &txn, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; rv == APR_SUCCESS && done < n; i++) {
+        int size = CA_STORE_LOG_BATCH_MAX >> i;
+        while (rv == APR_SUCCESS && n - done >= size) {
+            rv = logs_insert(pool, db, log_write_labels[i], rows + done, size, inserted, perr);
+            done += size;
+        }
+    }
+    /* rollups of the rows actually inserted, once per (endpoint, hour) */
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        const ca_request_log_t *l = rows[i];
+        apr_int64_t hour = l->ts - (l->ts % 3600 + 3600) % 3600;
+        const char *key;
+        rollup_t *g;
+
+        if (!apr_hash_get(inserted, l->request_id, APR_HASH_KEY_STRING)) {
+            continue;           /* stored before, or twice in this batch */
+        }
+        apr_hash_set(inserted, l->request_id, APR_HASH_KEY_STRING, NULL);
+        count++;
+        key = apr_psprintf(pool, "%" APR_INT64_T_FMT " %s", hour, l->endpoint_id);
+        if (!(g = apr_hash_get(groups, key, APR_HASH_KEY_STRING))) {
+            g = apr_pcalloc(pool, sizeof(*g));
+            g->endpoint_id = l->endpoint_id;
+            g->hour = hour;
+            apr_hash_set(groups, key, APR_HASH_KEY_STRING, g);
+        }
+        rollup_count(g, l);
+    }
+    /* in one order (hour, endpoint) in every process, so that two batches updating the
+     * same rollup rows never wait for each other in a cycle (deadlock) */
+    sorted = apr_array_make(pool, (int)apr_hash_count(groups) + 1, sizeof(rollup_t *));
+    for (hi = apr_hash_first(pool, groups); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(sorted, rollup_t *) = apr_hash_this_val(hi);
+    }
+    qsort(sorted->elts, (size_t)sorted->nelts, sizeof(rollup_t *), rollup_cmp);
+    for (i = 0; rv == APR_SUCCESS && i < sorted->nelts; i++) {
+        const rollup_t *g = APR_ARRAY_IDX(sorted, i, rollup_t *);
+        const char *a[2 + 7 + CA_ROLLUP_BUCKETS];
+        int j;
+
+        a[0] = g->endpoint_id;
+        a[1] = ca_db_i64(pool, g->hour);
+        for (j = 0; j < 7 + CA_ROLLUP_BUCKETS; j++) {
+            a[2 + j] = ca_db_i64(pool, g->c[j]);
+        }
+        rv = ca_db_exec(pool, db, CA_SQL_ROLLUP_ADD, NARGS(a), a, NULL, perr);
+    }
+    rv = ca_db_txn_end(txn, rv, perr);
+    if (rv == APR_SUCCESS && written) {
+        *written = count;
+    }
+    return rv;
+}
+
+apr_status_t ca_store_rollups_rebuild(apr_pool_t *pool, ca_db_t *db, apr_int64_t since,
+                                      int *groups, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, since - (since % 3600 + 3600) % 3600)};
+    ca_db_txn_t *txn = NULL;
+    apr_status_t rv;
+    int n = 0;
+
+    if (groups) {
+        *groups = 0;
+    }
+    if ((rv = ca_db_txn_begin(pool, db, &txn, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = ca_db_exec(pool, db, CA_SQL_ROLLUPS_DELETE_SINCE, 1, a, NULL, perr);
+    if (rv == APR_SUCCESS) {
+        rv = ca_db_exec(pool, db, CA_SQL_ROLLUPS_REBUILD, 1, a, &n, perr);
+    }
+    rv = ca_db_txn_end(txn, rv, perr);
+    if (rv == APR_SUCCESS && groups) {
+        *groups = n;
+    }
+    return rv;
+}
+
 apr_status_t ca_store_request_logs_list(apr_pool_t *pool, ca_db_t *db,
                                         const ca_log_filter_t *f,
                                         apr_array_header_t **logs, const char **perr)
@@ -1944,6 +2289,13 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
                             perr);
             total += n;
         } while (rv == APR_SUCCESS && n >= PURGE_BATCH);
+        if (rv == APR_SUCCESS) {
+            /* the hours that ended before the cutoff: all of their logs are gone */
+            apr_int64_t cut = now - log_retention_sec;
+            const char *hours[] = {ca_db_i64(pool, cut - (cut % 3600 + 3600) % 3600)};
+            rv = ca_db_exec(pool, db, CA_SQL_ROLLUPS_PURGE, 1, hours, &n, perr);
+            total += n;
+        }
     }
     if (rv == APR_SUCCESS) {
         rv = ca_db_exec(pool, db, CA_SQL_SESSIONS_PURGE, 1, one, &n, perr);
@@ -2186,9 +2538,9 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
     else {
         label = CA_SQL_USAGE_ALL;
     }
-    a[n++] = ca_db_i64(pool, since);
+    a[n++] = ca_db_i64(pool, since - (since % 3600 + 3600) % 3600);
     a[n++] = ca_db_i64(pool, until);
-    rv = select_n(pool, db, label, n, a, 5, &rows, perr);
+    rv = select_n(pool, db, label, n, a, USAGE_NCOLS, &rows, perr);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2196,11 +2548,18 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
     for (i = 0; i < rows->rows->nelts; i++) {
         const char **r = CA_DB_ROW(rows, i);
         ca_usage_bucket_t *u = apr_array_push(*buckets);
+        int h;
         u->t = col(r[0]);
         u->requests = col(r[1]);
         u->errors_4xx = col(r[2]);
         u->errors_5xx = col(r[3]);
         u->items = col(r[4]);
+        u->status_2xx = col(r[5]);
+        u->status_3xx = col(r[6]);
+        u->duration_us = col(r[7]);
+        for (h = 0; h < CA_ROLLUP_BUCKETS; h++) {
+            u->hist[h] = col(r[8 + h]);
+        }
     }
     return APR_SUCCESS;
 }

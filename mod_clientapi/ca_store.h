@@ -267,6 +267,26 @@ apr_int64_t ca_db_col_i64(const char *col, apr_int64_t dflt);
 #define CA_SQL_REQUEST_LOGS_PURGE     "ca_request_logs_purge"    /* i before, i batch */
 #define CA_SQL_REQUEST_LOGS_DELETE_FOR_ENDPOINT "ca_request_logs_delete_for_endpoint"
     /* s endpoint public id */
+/* Batches of n = 1, 2, 4, ..., 256 rows: the 14 LOG columns after id, n times; a row whose
+ * request_id is already stored is skipped -> RETURNING request_id of the rows inserted. */
+#define CA_SQL_REQUEST_LOGS_WRITE_1   "ca_request_logs_write_1"
+#define CA_SQL_REQUEST_LOGS_WRITE_2   "ca_request_logs_write_2"
+#define CA_SQL_REQUEST_LOGS_WRITE_4   "ca_request_logs_write_4"
+#define CA_SQL_REQUEST_LOGS_WRITE_8   "ca_request_logs_write_8"
+#define CA_SQL_REQUEST_LOGS_WRITE_16  "ca_request_logs_write_16"
+#define CA_SQL_REQUEST_LOGS_WRITE_32  "ca_request_logs_write_32"
+#define CA_SQL_REQUEST_LOGS_WRITE_64  "ca_request_logs_write_64"
+#define CA_SQL_REQUEST_LOGS_WRITE_128 "ca_request_logs_write_128"
+#define CA_SQL_REQUEST_LOGS_WRITE_256 "ca_request_logs_write_256"
+/* request_rollups. ROLLUP counters (31): requests, status_2xx, status_3xx, status_4xx,
+ * status_5xx, items, duration_us, h00..h23 */
+#define CA_SQL_ROLLUP_ADD             "ca_rollup_add"
+    /* s endpoint, i hour_start, i x 31 counters: added to the row (created if absent) */
+#define CA_SQL_ROLLUPS_DELETE_SINCE   "ca_rollups_delete_since"  /* i hour_start */
+#define CA_SQL_ROLLUPS_REBUILD        "ca_rollups_rebuild"
+    /* i since (an hour start): adds the counts of request_logs with ts >= since */
+#define CA_SQL_ROLLUPS_PURGE          "ca_rollups_purge"         /* i before (hour start) */
+#define CA_SQL_ROLLUPS_DELETE_FOR_ENDPOINT "ca_rollups_delete_for_endpoint" /* s endpoint */
 
 /* users. USER columns (9): id, email, password_hash, role, created_at,
  * updated_at, disabled_at, failed_logins, locked_until */
@@ -590,6 +610,35 @@ apr_status_t ca_store_request_log_insert(apr_pool_t *pool, ca_db_t *db,
                                          const ca_request_log_t *log,
                                          const char **perr);
 
+/* The most rows ca_store_request_logs_write takes at once. */
+#define CA_STORE_LOG_BATCH_MAX 256
+
+/* Write n (1..CA_STORE_LOG_BATCH_MAX) request logs and add them to their hourly rollups, in
+ * one transaction, with as few statements as the sizes 256, 128, ..., 1 allow. Idempotent:
+ * a row whose request_id is already stored (a batch written again after a crash, a replayed
+ * spool) is skipped and not counted twice. Every row needs a request_id (CA_DB_EARG
+ * otherwise). *written (may be NULL) = rows inserted. */
+apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
+                                         const ca_request_log_t *const *rows, int n,
+                                         int *written, const char **perr);
+
+/* Recompute the rollups of the hours from since (rounded down to the hour) from the raw
+ * request logs, in one transaction (`clientapi rollup rebuild`). *groups (may be NULL) =
+ * rollup rows written. Logs already purged cannot be recounted: rebuild no further back
+ * than the retention. */
+apr_status_t ca_store_rollups_rebuild(apr_pool_t *pool, ca_db_t *db, apr_int64_t since,
+                                      int *groups, const char **perr);
+
+/* Duration histogram of the rollups: CA_ROLLUP_BUCKETS buckets; bucket i holds durations d
+ * with bound[i-1] < d <= bound[i] (bound[-1] = 0, the last bucket has no upper bound). */
+#define CA_ROLLUP_BUCKETS 24
+extern const apr_int64_t ca_rollup_bounds_us[CA_ROLLUP_BUCKETS - 1];
+int ca_rollup_bucket(apr_int64_t duration_us);
+/* Nearest-rank percentile (q in 0..1) of a histogram, interpolated linearly inside its
+ * bucket, in microseconds; -1 for an empty histogram. Exact when the durations of a bucket
+ * are spread evenly; otherwise off by at most the bucket's width. */
+double ca_rollup_percentile_us(const apr_int64_t *hist, double q);
+
 /* Filters for listing logs; zero / NULL fields do not filter. Newest first;
  * to page, pass the last row's ts and id as cursor_ts / cursor_id. */
 typedef struct {
@@ -723,15 +772,20 @@ apr_status_t ca_store_request_logs_of_user(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_request_log_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                                       ca_request_log_t **log, const char **perr);
 
-/* Usage per time bucket of request logs with since <= ts < until: of one
- * endpoint (endpoint_id, public id), else of the endpoints user_id owns
- * (user_id != 0), else of every endpoint. Only buckets with requests. */
+/* Usage per time bucket, read from the hourly rollups (request_rollups) of the hours
+ * that start in [since rounded down to the hour, until): of one endpoint (endpoint_id,
+ * public id), else of the endpoints user_id owns (user_id != 0), else of every endpoint.
+ * Only buckets with requests. bucket_sec is a multiple of 3600. */
 typedef struct {
     apr_int64_t t;                  /* bucket start: ts rounded down to bucket_sec */
     apr_int64_t requests;
     apr_int64_t errors_4xx;
     apr_int64_t errors_5xx;
     apr_int64_t items;              /* sum of item counts */
+    apr_int64_t status_2xx;
+    apr_int64_t status_3xx;
+    apr_int64_t duration_us;        /* sum of durations */
+    apr_int64_t hist[CA_ROLLUP_BUCKETS];
 } ca_usage_bucket_t;
 
 /* *buckets: ca_usage_bucket_t, oldest first. bucket_sec >= 1. */

@@ -100,6 +100,7 @@ static int cmd_endpoint_delete(apr_pool_t *, const command_t *, int,
                                const char *const *);
 static int cmd_rekey(apr_pool_t *, const command_t *, int, const char *const *);
 static int cmd_purge(apr_pool_t *, const command_t *, int, const char *const *);
+static int cmd_rollup_rebuild(apr_pool_t *, const command_t *, int, const char *const *);
 static int cmd_version(apr_pool_t *, const command_t *, int, const char *const *);
 static int cmd_help(apr_pool_t *, const command_t *, int, const char *const *);
 
@@ -142,6 +143,14 @@ static const command_t endpoint_commands[] = {
     {NULL, NULL, NULL, NULL, NULL}
 };
 
+static const command_t rollup_commands[] = {
+    {"rollup rebuild", cmd_rollup_rebuild,
+     "rollup rebuild [--since EPOCH | --days N] " DB_USAGE,
+     "recompute the hourly usage rollups from the stored request logs (default: all)",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
 static const command_t commands[] = {
     {"migrate", cmd_migrate,
      "migrate " DB_USAGE " [--sql-dir DIR] [--status]",
@@ -168,6 +177,7 @@ static const command_t commands[] = {
      "re-encrypt stored provider secrets with the key file's current (last) key", NULL},
     {"purge", cmd_purge, "purge --days N " DB_USAGE,
      "delete request logs older than N days and expired sessions, states, keys", NULL},
+    {"rollup", NULL, "rollup rebuild ...", "usage rollups (request_rollups)", rollup_commands},
     {"version", cmd_version, "version", "print the version and the schema version", NULL},
     {"help", cmd_help, "help [command [subcommand]]", "print this help", NULL},
     {NULL, NULL, NULL, NULL, NULL}
@@ -179,7 +189,7 @@ enum {
     OPT_ENDPOINT, OPT_CONNECTION, OPT_SCOPE, OPT_MODE, OPT_EMAIL, OPT_ROLE,
     OPT_PASSWORD_FILE, OPT_USER, OPT_PROVIDER, OPT_ACCOUNT_ID, OPT_LABEL,
     OPT_API_KEY_FILE, OPT_ACCESS_TOKEN_FILE, OPT_REFRESH_TOKEN_FILE, OPT_EXPIRES_IN,
-    OPT_SCOPES, OPT_NAME, OPT_EXPIRES_AT, OPT_IP_ALLOW, OPT_GRACE, OPT_DAYS
+    OPT_SCOPES, OPT_NAME, OPT_EXPIRES_AT, OPT_IP_ALLOW, OPT_GRACE, OPT_DAYS, OPT_SINCE
 };
 
 #define O_DRIVER {"driver", OPT_DRIVER, 1, "apr_dbd driver: pgsql or sqlite3"}
@@ -1902,6 +1912,49 @@ static int cmd_purge(apr_pool_t *pool, const command_t *cmd, int argc,
     printf("purged %" APR_INT64_T_FMT " row%s (request logs older than %" APR_INT64_T_FMT
            " day%s, expired sessions, OAuth states, idempotency records, login attempts, "
            "ended keys)\n", purged, purged == 1 ? "" : "s", ndays, ndays == 1 ? "" : "s");
+    return EXIT_OK;
+}
+
+static int cmd_rollup_rebuild(apr_pool_t *pool, const command_t *cmd, int argc,
+                              const char *const *argv)
+{
+    static const apr_getopt_option_t opts[] = {
+        {"since", OPT_SINCE, 1, "first hour to rebuild (unix time, rounded down to the hour)"},
+        {"days", OPT_DAYS, 1, "rebuild the last N days (1..3650)"},
+        O_DRIVER, O_PARAMS, O_END
+    };
+    apr_table_t *v = apr_table_make(pool, 4);
+    const char *since = NULL, *days = NULL, *err = NULL;
+    apr_int64_t from = 0, ndays = 0;
+    ca_db_t *db;
+    int groups = 0;
+    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL);
+
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    since = apr_table_get(v, "since");
+    days = apr_table_get(v, "days");
+    if (since && days) {
+        return usage_error(cmd, "--since and --days exclude each other");
+    }
+    if (since && !parse_i64(since, 0, APR_INT64_C(253402300799), &from)) {
+        return usage_error(cmd, "--since must be a unix time in seconds");
+    }
+    if (days) {
+        if (!parse_i64(days, 1, MAX_DAYS, &ndays)) {
+            return usage_error(cmd, "--days must be a number of days from 1 to 3650");
+        }
+        from = now_sec() - ndays * 86400;
+    }
+    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK) {
+        return rc;
+    }
+    if (ca_store_rollups_rebuild(pool, db, from, &groups, &err) != APR_SUCCESS) {
+        return fail(cmd, err);
+    }
+    printf("rebuilt %d rollup row%s (endpoint and hour) from the request logs since %"
+           APR_INT64_T_FMT "\n", groups, groups == 1 ? "" : "s", from - (from % 3600));
     return EXIT_OK;
 }
 

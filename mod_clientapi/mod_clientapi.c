@@ -60,7 +60,8 @@ static int ca_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     if (ca_ratelimit_post_config(pconf, ptemp, s) != APR_SUCCESS
         || ca_keycache_post_config(pconf, ptemp, s) != APR_SUCCESS
-        || ca_retention_post_config(pconf, s) != APR_SUCCESS) {
+        || ca_retention_post_config(pconf, s) != APR_SUCCESS
+        || ca_log_post_config(pconf, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR; /* logged why */
     }
     if (!curl_ready) {
@@ -85,6 +86,7 @@ static void ca_child_init(apr_pool_t *pchild, server_rec *s)
     ca_dbd_child_init(pchild, s);
     ca_ratelimit_child_init(pchild, s);
     ca_keycache_child_init(pchild, s);
+    ca_log_child_init(pchild, s);
 }
 
 static int ca_handler(request_rec *r)

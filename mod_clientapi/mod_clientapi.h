@@ -74,6 +74,8 @@ typedef struct {
     int authfail_limit;                    /* failed authentications per address; 0 = off */
     int authfail_window;                   /* seconds */
     int log_retention_days;
+    const char *log_spool_dir;             /* ClientAPILogSpool; NULL: under DefaultRuntimeDir */
+    apr_off_t log_spool_max;               /* bytes of spool files at most */
     int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
     apr_off_t max_body_bytes;
     const char *keycache;                  /* ClientAPIKeyCache spec: "off", "shmcb[:ARG]", ... */
@@ -90,6 +92,7 @@ typedef struct {
     apr_hash_t *providers;                 /* name -> const ca_provider_t*, overrides applied */
     ca_keyring_t *keyring;
     volatile int declared_synced;          /* runtime: declared endpoints are in the db */
+    struct ca_logq *logq;                  /* runtime: this process's request-log queue */
 } ca_server_conf;
 
 typedef struct {
@@ -153,7 +156,12 @@ int ca_keycache_ttl(const ca_server_conf *sc);
 /* mod_clientapi_retention.c: the hourly purge (mod_watchdog singleton). */
 apr_status_t ca_retention_post_config(apr_pool_t *pconf, server_rec *s);
 
-/* mod_clientapi_log.c: one request-log row per endpoint request, after the answer. */
+/* mod_clientapi_log.c: one request-log row per endpoint request, queued after the answer
+ * and written in batches by a thread of each process (spooled to disk while the database
+ * is down). */
 int ca_log_transaction(request_rec *r);
+void ca_log_child_init(apr_pool_t *pchild, server_rec *s);
+/* post_config: create the spool directories (ClientAPILogSpool). */
+apr_status_t ca_log_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 #endif /* MOD_CLIENTAPI_H */

@@ -38,6 +38,7 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->authfail_limit = CA_UNSET;
     sc->authfail_window = CA_UNSET;
     sc->log_retention_days = CA_UNSET;
+    sc->log_spool_max = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
     sc->keycache_ttl = CA_UNSET;
@@ -71,6 +72,8 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->authfail_limit = MERGE_NUM(authfail_limit);
     sc->authfail_window = MERGE_NUM(authfail_window);
     sc->log_retention_days = MERGE_NUM(log_retention_days);
+    sc->log_spool_dir = MERGE_PTR(log_spool_dir);
+    sc->log_spool_max = MERGE_NUM(log_spool_max);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
     /* the spec, its provider and instance go together */
@@ -603,6 +606,29 @@ static const char *cmd_retention(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
+/* ClientAPILogSpool DIR [max=SIZE]: where request logs wait while the database is down. */
+static const char *cmd_log_spool(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    ca_server_conf *sc = sconf(cmd);
+
+    if (argc < 1 || argc > 2 || !*argv[0]) {
+        return apr_psprintf(cmd->pool, "%s takes a directory and optionally max=SIZE "
+                            "(K, M or G, 1M to 1T)", cmd->cmd->name);
+    }
+    sc->log_spool_dir = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!sc->log_spool_dir) {
+        return bad_arg(cmd, argv[0], "a directory path");
+    }
+    if (argc == 2) {
+        if (strncmp(argv[1], "max=", 4)) {
+            return bad_arg(cmd, argv[1], "max=SIZE (K, M or G, 1M to 1T)");
+        }
+        return parse_size(cmd, argv[1] + 4, (apr_off_t)1024 * 1024,
+                          (apr_off_t)1024 * 1024 * 1024 * 1024, &sc->log_spool_max);
+    }
+    return NULL;
+}
+
 /* ClientAPIEndpoint ep_ID connection=N scope=company:ID|client:COMPANY/CLIENT
  *                   mode=read-only|read-write key=sha256:HEX */
 static const char *cmd_endpoint(cmd_parms *cmd, void *dc, int argc, char *const argv[])
@@ -717,6 +743,9 @@ const command_rec ca_cmds[] = {
                       "memcache:HOST:PORT or redis:HOST:PORT [ttl=SECONDS] [stale=SECONDS]"),
     AP_INIT_TAKE1("ClientAPILogRetention", cmd_retention, NULL, RSRC_CONF,
                   "Days request logs are kept (1-3650, default 90)"),
+    AP_INIT_TAKE_ARGV("ClientAPILogSpool", cmd_log_spool, NULL, RSRC_CONF,
+                      "Directory for request logs while the database is down: DIR "
+                      "[max=SIZE] (default DefaultRuntimeDir/clientapi-logspool, max=256M)"),
     AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,
                       "Declare an endpoint: ep_ID connection=N scope=company:ID|"
                       "client:COMPANY/CLIENT mode=read-only|read-write key=sha256:HEX"),

@@ -55,7 +55,6 @@
 #define CA_DASH_PAGE_DEFAULT      50         /* default page size of logs, audit, messages */
 #define CA_DASH_PAGE_MAX          200
 #define CA_DASH_USAGE_MAX_BUCKETS 1000
-#define CA_DASH_USAGE_MAX_SAMPLES 200000     /* above: percentiles are left out */
 #define CA_DASH_MAX_EXPIRY        APR_INT64_C(253402300799)   /* 9999-12-31 */
 
 typedef struct {
@@ -1353,37 +1352,31 @@ static int route_log_get(dash_t *d)
     return reply(d, HTTP_OK, doc);
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* A percentile of a usage bucket's duration histogram in milliseconds (to the
+ * microsecond), or JSON null when the bucket has no requests. */
+static void add_percentile(ca_json_t *o, const char *key, const ca_usage_bucket_t *u, double q)
 {
-    apr_int64_t x = *(const apr_int64_t *)a, y = *(const apr_int64_t *)b;
+    double us = u ? ca_rollup_percentile_us(u->hist, q) : -1;
 
-    return x < y ? -1 : x > y;
+    if (us < 0) {
+        ca_json_add_null(o, key);
+    }
+    else {
+        ca_json_add_number(o, key, (double)(apr_int64_t)(us + 0.5) / 1000.0);
+    }
 }
 
-/* Nearest-rank percentile (q in 0..1) of n sorted values, in milliseconds. */
-static double percentile_ms(const apr_int64_t *v, int n, double q)
-{
-    int rank = (int)(q * n + 0.999999);
-
-    if (rank < 1) {
-        rank = 1;
-    }
-    if (rank > n) {
-        rank = n;
-    }
-    return (double)v[rank - 1] / 1000.0;
-}
-
+/* Usage series from the hourly rollups (request_rollups): one row per endpoint and hour, so
+ * a 30-day chart reads at most 720 rows per endpoint whatever the number of requests. */
 static int route_usage(dash_t *d)
 {
     static const char *const allowed[] = { "endpoint", "since", "until", "bucket", NULL };
     request_rec *r = d->r;
     const char *ep_id, *b, *err = NULL;
     apr_int64_t since, until, bsec, start, total = 0, nb, i;
-    apr_int64_t *counts, *offs, *fill, *durs = NULL;
-    apr_array_header_t *buckets, *samples = NULL;
+    apr_array_header_t *buckets;
     ca_json_t *doc, *series, *tot;
-    apr_int64_t t4 = 0, t5 = 0, titems = 0;
+    apr_int64_t t2 = 0, t3 = 0, t4 = 0, t5 = 0, titems = 0;
     apr_status_t rv;
     int st, j;
 
@@ -1415,60 +1408,21 @@ static int route_usage(dash_t *d)
                                    "shorter range or bucket=day", CA_DASH_USAGE_MAX_BUCKETS));
     }
     if (!ep_id && !d->admin) {
-        rv = ca_store_usage(r->pool, &d->db, NULL, d->s->user_id, since, until, bsec,
+        rv = ca_store_usage(r->pool, &d->db, NULL, d->s->user_id, start, until, bsec,
                             &buckets, &err);
     }
     else {
-        rv = ca_store_usage(r->pool, &d->db, ep_id, 0, since, until, bsec, &buckets, &err);
+        rv = ca_store_usage(r->pool, &d->db, ep_id, 0, start, until, bsec, &buckets, &err);
     }
     if (rv != APR_SUCCESS) {
         return db_fail(d, rv, "usage", err);
-    }
-    for (j = 0; j < buckets->nelts; j++) {
-        total += APR_ARRAY_IDX(buckets, j, ca_usage_bucket_t).requests;
-    }
-    if (total > 0 && total <= CA_DASH_USAGE_MAX_SAMPLES) {
-        rv = ca_store_usage_samples(r->pool, &d->db, ep_id, ep_id || d->admin ? 0
-                                    : d->s->user_id, since, until, &samples, &err);
-        if (rv != APR_SUCCESS) {
-            return db_fail(d, rv, "usage durations", err);
-        }
-    }
-    /* durations grouped by bucket: counts, offsets, then one sorted run per bucket */
-    counts = apr_pcalloc(r->pool, sizeof(*counts) * (nb + 1));
-    offs = apr_pcalloc(r->pool, sizeof(*offs) * (nb + 1));
-    fill = apr_pcalloc(r->pool, sizeof(*fill) * (nb + 1));
-    if (samples && samples->nelts) {
-        durs = apr_palloc(r->pool, sizeof(*durs) * samples->nelts);
-        for (j = 0; j < samples->nelts; j++) {
-            const ca_usage_sample_t *s = &APR_ARRAY_IDX(samples, j, ca_usage_sample_t);
-            apr_int64_t k = (s->ts - start) / bsec;
-            if (k >= 0 && k < nb) {
-                counts[k]++;
-            }
-        }
-        for (i = 1; i < nb; i++) {
-            offs[i] = offs[i - 1] + counts[i - 1];
-        }
-        for (j = 0; j < samples->nelts; j++) {
-            const ca_usage_sample_t *s = &APR_ARRAY_IDX(samples, j, ca_usage_sample_t);
-            apr_int64_t k = (s->ts - start) / bsec;
-            if (k >= 0 && k < nb) {
-                durs[offs[k] + fill[k]++] = s->duration_us;
-            }
-        }
-        for (i = 0; i < nb; i++) {
-            if (counts[i] > 1) {
-                qsort(durs + offs[i], counts[i], sizeof(*durs), cmp_i64);
-            }
-        }
     }
     doc = ca_json_new_object(r->pool);
     ca_json_add_string(doc, "endpoint", ep_id);
     ca_json_add_string(doc, "bucket", bsec == 3600 ? "hour" : "day");
     add_int(doc, "since", since);
     add_int(doc, "until", until);
-    ca_json_add_bool(doc, "percentiles", total <= CA_DASH_USAGE_MAX_SAMPLES);
+    ca_json_add_bool(doc, "percentiles", 1);
     series = ca_json_add_array(doc, "series");
     for (i = 0, j = 0; i < nb; i++) {
         apr_int64_t t = start + i * bsec;
@@ -1482,19 +1436,17 @@ static int route_usage(dash_t *d)
         }
         add_int(o, "t", t);
         add_int(o, "requests", u ? u->requests : 0);
+        add_int(o, "status_2xx", u ? u->status_2xx : 0);
+        add_int(o, "status_3xx", u ? u->status_3xx : 0);
         add_int(o, "errors_4xx", u ? u->errors_4xx : 0);
         add_int(o, "errors_5xx", u ? u->errors_5xx : 0);
         add_int(o, "items", u ? u->items : 0);
-        if (durs && counts[i]) {
-            ca_json_add_number(o, "p50_ms", percentile_ms(durs + offs[i], (int)counts[i], 0.5));
-            ca_json_add_number(o, "p95_ms", percentile_ms(durs + offs[i], (int)counts[i],
-                                                          0.95));
-        }
-        else {
-            ca_json_add_null(o, "p50_ms");
-            ca_json_add_null(o, "p95_ms");
-        }
+        add_percentile(o, "p50_ms", u, 0.5);
+        add_percentile(o, "p95_ms", u, 0.95);
         if (u) {
+            total += u->requests;
+            t2 += u->status_2xx;
+            t3 += u->status_3xx;
             t4 += u->errors_4xx;
             t5 += u->errors_5xx;
             titems += u->items;
@@ -1502,6 +1454,8 @@ static int route_usage(dash_t *d)
     }
     tot = ca_json_add_object(doc, "totals");
     add_int(tot, "requests", total);
+    add_int(tot, "status_2xx", t2);
+    add_int(tot, "status_3xx", t3);
     add_int(tot, "errors_4xx", t4);
     add_int(tot, "errors_5xx", t5);
     add_int(tot, "items", titems);

@@ -19,6 +19,7 @@ ClientAPIPublicURL https://api.example.com
 ClientAPIUpstreamTimeout 2s 500ms
 ClientAPIMaxLimit 1000
 ClientAPIRateLimit 100 per 60
+ClientAPILogSpool "$tmp/spool" max=64M
 <Location /api>
     SetHandler clientapi-api
 </Location>
@@ -38,6 +39,9 @@ my @bad = (
     [ 'ClientAPIAuthFailLimit 10 every 60', qr/ClientAPIAuthFailLimit: expected 'off', N or 'N per SECONDS'/ ],
     [ 'ClientAPIAuthFailLimit 0',        qr/ClientAPIAuthFailLimit: '0' is not allowed/ ],
     [ 'ClientAPILogRetention 0',         qr/ClientAPILogRetention: '0'/ ],
+    [ 'ClientAPILogSpool /tmp/x max=1K', qr/ClientAPILogSpool: '1K' is not allowed/ ],
+    [ 'ClientAPILogSpool /tmp/x size=1M', qr/ClientAPILogSpool: 'size=1M' is not allowed \(expected max=SIZE/ ],
+    [ 'ClientAPILogSpool',               qr/ClientAPILogSpool takes a directory/ ],
     [ 'ClientAPIPublicURL ftp://x.example', qr/ClientAPIPublicURL: 'ftp:\/\/x.example'/ ],
     [ 'ClientAPIPublicURL not-a-url',    qr/ClientAPIPublicURL: 'not-a-url'/ ],
     [ 'ClientAPIProviderURL sandbox http://127.0.0.1:9/api', qr/ClientAPIProviderURL: .*https:\/\/ URL \(plain http only for a base URL marked local-sandbox\)/ ],

@@ -474,16 +474,17 @@ static void test_migrate_checks_files_first(void **state)
     assert_non_null(strstr(err, "same version"));
     rm_rf(apr_pstrcat(f->pool, dir, "/", f->be->driver, "/0002_other.sql", NULL));
 
-    /* a hole in the applied history is refused */
+    /* a hole in the applied history is refused (the real migrations are 0001 and 0002) */
     add_migration(f, dir, "0003_more.sql", "CREATE TABLE t5 (id INTEGER);\n");
+    add_migration(f, dir, "0004_more.sql", "CREATE TABLE t6 (id INTEGER);\n");
     assert_int_equal(ca_migrate_run(f->pool, f->db, sql_dir, NOW, NULL, NULL, &err),
                      APR_SUCCESS);
     assert_int_equal(ca_db_exec_sql(f->pool, f->db, "INSERT INTO schema_version"
                                     " (version, name, applied_at) VALUES"
-                                    " (3, '0003_more.sql', 0)", &err), APR_SUCCESS);
+                                    " (4, '0004_more.sql', 0)", &err), APR_SUCCESS);
     assert_int_equal(ca_migrate_run(f->pool, f->db, dir, NOW, NULL, NULL, &err),
                      CA_MIGRATE_EHISTORY);
-    assert_non_null(strstr(err, "0002_unterminated.sql"));
+    assert_non_null(strstr(err, "0003_more.sql"));
 
     /* a missing directory */
     assert_int_equal(ca_migrate_run(f->pool, f->db, "/nonexistent/sql", NOW, NULL,
@@ -1143,6 +1144,99 @@ static void test_request_logs_paging_usage_purge(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM request_logs"), 3);
 }
 
+/* Batched writes: idempotent, rollups equal to a rebuild from the raw rows, purged along */
+static void test_request_log_batches_rollups(void **state)
+{
+    fx_t *f = *state;
+    ca_request_log_t l[300];
+    const ca_request_log_t *rows[300];
+    ca_db_rows_t *live = NULL, *rebuilt = NULL;
+    apr_array_header_t *buckets = NULL;
+    apr_int64_t hist[CA_ROLLUP_BUCKETS], total = 0, purged = 0;
+    const char *err = NULL;
+    int i, j, written = -1, groups = -1;
+    const char *snap = "SELECT * FROM request_rollups ORDER BY hour_start, endpoint_id";
+    static const int status[] = {200, 301, 404, 503, 201};
+
+    for (i = 0; i < 300; i++) {
+        memset(&l[i], 0, sizeof(l[i]));
+        l[i].endpoint_id = i % 2 ? "ep_b1" : "ep_b2";
+        l[i].ts = NOW + i * 30;
+        l[i].method = "GET";
+        l[i].status = status[i % 5];
+        l[i].item_count = i % 7 ? i % 5 : -1;
+        l[i].duration_us = (apr_int64_t)i * i * 400;   /* 0 us .. 36 s: every bucket */
+        l[i].request_id = apr_psprintf(f->pool, "batch-%d", i);
+        rows[i] = &l[i];
+    }
+    assert_int_equal(ca_store_request_logs_write(f->pool, f->db, rows, 256, &written, &err),
+                     APR_SUCCESS);
+    assert_int_equal(written, 256);
+    /* 44 = 32 + 8 + 4 rows, 20 of them written already: only the 24 new ones count */
+    assert_int_equal(ca_store_request_logs_write(f->pool, f->db, rows + 236, 64, &written,
+                                                 &err), APR_SUCCESS);
+    assert_int_equal(written, 44);
+    assert_int_equal(ca_store_request_logs_write(f->pool, f->db, rows, 100, &written, &err),
+                     APR_SUCCESS);
+    assert_int_equal(written, 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM request_logs"), 300);
+    assert_int_equal(count(f, "SELECT sum(requests) FROM request_rollups"), 300);
+    assert_int_equal(count(f, "SELECT sum(status_3xx) FROM request_rollups"), 60);
+    assert_int_equal(count(f, "SELECT sum(h00 + h01 + h02 + h03 + h04 + h05 + h06 + h07 + h08"
+                              " + h09 + h10 + h11 + h12 + h13 + h14 + h15 + h16 + h17 + h18"
+                              " + h19 + h20 + h21 + h22 + h23) FROM request_rollups"), 300);
+
+    /* the same counts as the SQL rebuild from the raw rows */
+    assert_int_equal(ca_db_select_sql(f->pool, f->db, snap, &live, &err), APR_SUCCESS);
+    assert_int_equal(ca_store_rollups_rebuild(f->pool, f->db, 0, &groups, &err), APR_SUCCESS);
+    assert_int_equal(groups, live->rows->nelts);
+    assert_int_equal(ca_db_select_sql(f->pool, f->db, snap, &rebuilt, &err), APR_SUCCESS);
+    assert_int_equal(rebuilt->rows->nelts, live->rows->nelts);
+    for (i = 0; i < live->rows->nelts; i++) {
+        for (j = 0; j < live->ncols; j++) {
+            assert_string_equal(CA_DB_ROW(live, i)[j], CA_DB_ROW(rebuilt, i)[j]);
+        }
+    }
+    /* a rebuild from a later hour leaves the earlier ones alone and changes nothing */
+    assert_int_equal(ca_store_rollups_rebuild(f->pool, f->db, NOW + 3600, &groups, &err),
+                     APR_SUCCESS);
+    assert_int_equal(count(f, "SELECT sum(requests) FROM request_rollups"), 300);
+
+    /* usage of one endpoint from the rollups */
+    assert_int_equal(ca_store_usage(f->pool, f->db, "ep_b1", 0, NOW, NOW + 86400, 86400,
+                                    &buckets, &err), APR_SUCCESS);
+    for (i = 0; i < buckets->nelts; i++) {
+        total += APR_ARRAY_IDX(buckets, i, ca_usage_bucket_t).requests;
+    }
+    assert_int_equal(total, 150);
+
+    /* buckets and percentiles */
+    assert_int_equal(ca_rollup_bucket(0), 0);
+    assert_int_equal(ca_rollup_bucket(500), 0);
+    assert_int_equal(ca_rollup_bucket(501), 1);
+    assert_int_equal(ca_rollup_bucket(30000000), CA_ROLLUP_BUCKETS - 2);
+    assert_int_equal(ca_rollup_bucket(30000001), CA_ROLLUP_BUCKETS - 1);
+    memset(hist, 0, sizeof(hist));
+    for (i = 1; i <= 20; i++) {                 /* 1 .. 20 ms */
+        hist[ca_rollup_bucket(i * 1000)]++;
+    }
+    assert_true(ca_rollup_percentile_us(hist, 0.5) == 10000.0);
+    assert_true(ca_rollup_percentile_us(hist, 0.95) == 19000.0);
+    memset(hist, 0, sizeof(hist));
+    assert_true(ca_rollup_percentile_us(hist, 0.5) < 0);
+
+    /* no request id: refused before anything is written */
+    l[0].request_id = NULL;
+    assert_int_equal(ca_store_request_logs_write(f->pool, f->db, rows, 1, NULL, &err),
+                     CA_DB_EARG);
+
+    /* retention: logs and the rollups of the hours before the cutoff go together */
+    assert_int_equal(ca_store_purge(f->pool, f->db, NOW + 2 * 86400, 86400, &purged, &err),
+                     APR_SUCCESS);
+    assert_int_equal(count(f, "SELECT count(*) FROM request_logs"), 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM request_rollups"), 0);
+}
+
 static void test_users_sessions(void **state)
 {
     fx_t *f = *state;
@@ -1491,6 +1585,7 @@ static const struct CMUnitTest base_tests[] = {
     T(test_idempotency, setup),
     T(test_request_logs_verbatim, setup),
     T(test_request_logs_paging_usage_purge, setup),
+    T(test_request_log_batches_rollups, setup),
     T(test_users_sessions, setup),
     T(test_user_delete_removes_everything, setup),
     T(test_contact_audit, setup),
