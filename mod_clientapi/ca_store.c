@@ -481,15 +481,6 @@ const ca_statement_t ca_store_statements[] = {
      "SELECT (hour_start / %lld) * %lld AS bucket," USAGE_ROLLUP_SUMS
      " FROM request_rollups WHERE hour_start >= %lld AND hour_start < %lld"
      " GROUP BY 1 ORDER BY 1"},
-    {CA_SQL_DURATIONS_ENDPOINT,
-     "SELECT ts, duration_us FROM request_logs WHERE endpoint_id = %s"
-     " AND ts >= %lld AND ts < %lld"},
-    {CA_SQL_DURATIONS_USER,
-     "SELECT ts, duration_us FROM request_logs WHERE endpoint_id IN"
-     " (SELECT public_id FROM endpoints WHERE user_id = %lld)"
-     " AND ts >= %lld AND ts < %lld"},
-    {CA_SQL_DURATIONS_ALL,
-     "SELECT ts, duration_us FROM request_logs WHERE ts >= %lld AND ts < %lld"},
     {CA_SQL_CONTACTS_COUNT_BY_IP,
      "SELECT count(*) FROM contact_messages WHERE ip = %s AND created_at >= %lld"},
 
@@ -2560,45 +2551,6 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
         for (h = 0; h < CA_ROLLUP_BUCKETS; h++) {
             u->hist[h] = col(r[8 + h]);
         }
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t ca_store_usage_samples(apr_pool_t *pool, ca_db_t *db,
-                                    const char *endpoint_id, apr_int64_t user_id,
-                                    apr_int64_t since, apr_int64_t until,
-                                    apr_array_header_t **samples, const char **perr)
-{
-    const char *a[3];
-    const char *label;
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int n = 0, i;
-
-    *samples = NULL;
-    if (endpoint_id) {
-        a[n++] = endpoint_id;
-        label = CA_SQL_DURATIONS_ENDPOINT;
-    }
-    else if (user_id) {
-        a[n++] = ca_db_i64(pool, user_id);
-        label = CA_SQL_DURATIONS_USER;
-    }
-    else {
-        label = CA_SQL_DURATIONS_ALL;
-    }
-    a[n++] = ca_db_i64(pool, since);
-    a[n++] = ca_db_i64(pool, until);
-    rv = select_n(pool, db, label, n, a, 2, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *samples = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_usage_sample_t));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_usage_sample_t *s = apr_array_push(*samples);
-        s->ts = col(r[0]);
-        s->duration_us = col(r[1]);
     }
     return APR_SUCCESS;
 }

@@ -700,10 +700,6 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
     /* i bucket_sec (twice), i user_id, i since, i until -> as above */
 #define CA_SQL_USAGE_ALL              "ca_usage_all"
     /* i bucket_sec (twice), i since, i until -> as above */
-#define CA_SQL_DURATIONS_ENDPOINT     "ca_durations_endpoint"
-    /* s endpoint, i since, i until -> ts, duration_us */
-#define CA_SQL_DURATIONS_USER         "ca_durations_user"  /* i user_id, i since, i until */
-#define CA_SQL_DURATIONS_ALL          "ca_durations_all"   /* i since, i until */
 #define CA_SQL_CONTACTS_COUNT_BY_IP   "ca_contacts_count_by_ip"
     /* s ip, i since -> count */
 
@@ -793,19 +789,6 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
                             apr_int64_t user_id, apr_int64_t since, apr_int64_t until,
                             apr_int64_t bucket_sec, apr_array_header_t **buckets,
                             const char **perr);
-
-/* Request time and duration of each request in the same selection (for
- * percentiles), in no particular order. */
-typedef struct {
-    apr_int64_t ts;
-    apr_int64_t duration_us;
-} ca_usage_sample_t;
-
-/* *samples: ca_usage_sample_t */
-apr_status_t ca_store_usage_samples(apr_pool_t *pool, ca_db_t *db,
-                                    const char *endpoint_id, apr_int64_t user_id,
-                                    apr_int64_t since, apr_int64_t until,
-                                    apr_array_header_t **samples, const char **perr);
 
 /* users: login throttling and password change */
 apr_status_t ca_store_user_login_failed(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
