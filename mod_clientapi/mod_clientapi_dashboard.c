@@ -688,6 +688,45 @@ static const char *pick_name(ca_pick_source_e s)
     return s == CA_PICK_IDENTITY ? "identity" : s == CA_PICK_RESOURCE ? "resource" : "none";
 }
 
+/* What the connect form asks for: the fields of POST /connections/{provider}/apikey or
+ * /credentials (mod_clientapi_connect.c), so that the page needs no provider-specific code. */
+static void connect_json(ca_json_t *o, const ca_provider_t *p)
+{
+    const apr_array_header_t *cf = p->auth.connect_fields;
+    ca_json_t *fields = ca_json_add_array(o, "connect_fields");
+    ca_json_t *f;
+    int i;
+
+    ca_json_add_bool(o, "credentials_at_connect", p->auth.credentials_at_connect);
+    if (p->auth.mode == CA_AUTH_API_KEY) {
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "api_key");
+        ca_json_add_string(f, "label", "API key");
+        ca_json_add_bool(f, "secret", 1);
+        return;
+    }
+    if (p->auth.mode != CA_AUTH_CLIENT_CREDENTIALS) {
+        return;
+    }
+    if (p->auth.credentials_at_connect) {
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "client_id");
+        ca_json_add_string(f, "label", "Client id");
+        ca_json_add_bool(f, "secret", 0);
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "client_secret");
+        ca_json_add_string(f, "label", "Client secret");
+        ca_json_add_bool(f, "secret", 1);
+    }
+    for (i = 0; cf && i < cf->nelts; i++) {
+        const ca_provider_field_t *pf = &APR_ARRAY_IDX(cf, i, ca_provider_field_t);
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", pf->name);
+        ca_json_add_string(f, "label", pf->label ? pf->label : pf->name);
+        ca_json_add_bool(f, "secret", pf->secret);
+    }
+}
+
 static int route_providers(dash_t *d)
 {
     apr_array_header_t *list = apr_array_make(d->r->pool, 8, sizeof(const ca_provider_t *));
@@ -712,6 +751,7 @@ static int route_providers(dash_t *d)
         ca_json_add_string(o, "docs_url", p->docs_url);
         ca_json_add_string(o, "company_pick", pick_name(p->company_list.source));
         ca_json_add_string(o, "client_pick", pick_name(p->client_list.source));
+        connect_json(o, p);
     }
     return reply(d, HTTP_OK, doc);
 }
