@@ -7,6 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
+[ "${CA_ALREADY_DEPS:-}" = 1 ] || install_browser_deps
 reexec_unprivileged test.sh "work${CA_SANITIZERS:+-san}" "$@"
 
 cfg=()
@@ -97,6 +98,7 @@ fi
 t/TEST -apxs "$(command -v apxs)" "${httpd_opt[@]}" -port select -configure >/dev/null
 t/TEST -start-httpd >"$state/start.log" 2>&1 || { cat "$state/start.log"; exit 1; }
 
+browser_modules
 if [ $# -gt 0 ]; then
     # a subset while developing: build/test.sh t/api/auth.t t/dashboard (error_log check last)
     say "running $*"
