@@ -74,6 +74,7 @@ typedef struct {
     int log_retention_days;
     int max_limit;                         /* cap for ?limit= (default 100, never > 1000) */
     apr_off_t max_body_bytes;
+    int signup;                            /* ClientAPISignup: 1 on, 0 off (default) */
 
     apr_hash_t *loaded;                    /* name -> const ca_provider_t*, as in the files */
 

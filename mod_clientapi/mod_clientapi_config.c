@@ -38,6 +38,7 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->log_retention_days = CA_UNSET;
     sc->max_limit = CA_UNSET;
     sc->max_body_bytes = CA_UNSET;
+    sc->signup = CA_UNSET;
     sc->loaded = apr_hash_make(p);
     sc->providers = sc->loaded;
     return sc;
@@ -69,6 +70,7 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->log_retention_days = MERGE_NUM(log_retention_days);
     sc->max_limit = MERGE_NUM(max_limit);
     sc->max_body_bytes = MERGE_NUM(max_body_bytes);
+    sc->signup = MERGE_NUM(signup);
     sc->loaded = apr_hash_overlay(p, add->loaded, base->loaded);
     sc->providers = sc->loaded;
     return sc;
@@ -482,6 +484,22 @@ static const char *cmd_retention(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
+/* ClientAPISignup on|off: may visitors make their own (member) accounts in the dashboard */
+static const char *cmd_signup(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "on")) {
+        sconf(cmd)->signup = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        sconf(cmd)->signup = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClientAPISignup: '%s' is not allowed (on or off)",
+                            arg);
+    }
+    return NULL;
+}
+
 /* ClientAPIEndpoint ep_ID connection=N scope=company:ID|client:COMPANY/CLIENT
  *                   mode=read-only|read-write key=sha256:HEX */
 static const char *cmd_endpoint(cmd_parms *cmd, void *dc, int argc, char *const argv[])
@@ -590,6 +608,8 @@ const command_rec ca_cmds[] = {
                       "or off (default 30 per 300)"),
     AP_INIT_TAKE1("ClientAPILogRetention", cmd_retention, NULL, RSRC_CONF,
                   "Days request logs are kept (1-3650, default 90)"),
+    AP_INIT_TAKE1("ClientAPISignup", cmd_signup, NULL, RSRC_CONF,
+                  "on: visitors may make member accounts in the dashboard; off (default)"),
     AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,
                       "Declare an endpoint: ep_ID connection=N scope=company:ID|"
                       "client:COMPANY/CLIENT mode=read-only|read-write key=sha256:HEX"),
