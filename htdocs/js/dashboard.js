@@ -1116,6 +1116,37 @@
         });
     });
 
+    var accountDialog = $('account-dialog');
+    $('account-delete-open').addEventListener('click', function () {
+        $('account-form').reset();
+        CA.notice($('account-message'), '', '');
+        if (typeof accountDialog.showModal === 'function') {
+            accountDialog.showModal();
+            $('account-cancel').focus();
+        }
+    });
+    $('account-cancel').addEventListener('click', function () { accountDialog.close(); });
+    $('account-form').addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var box = $('account-message');
+        var pw = $('account-password').value;
+        if (!pw) {
+            CA.notice(box, 'Enter your password to confirm.', 'error');
+            return;
+        }
+        $('account-delete').disabled = true;
+        CA.call('DELETE', '/account', { password: pw }).then(function (res) {
+            $('account-delete').disabled = false;
+            $('account-password').value = '';
+            if (res.ok) {
+                window.location.assign('/login.html?deleted=1');
+                return;
+            }
+            CA.notice(box, res.data && res.data.code === 'password_incorrect'
+                ? 'The password is not correct.' : CA.message(res), 'error');
+        });
+    });
+
     /* ---- start ---------------------------------------------------------------------- */
 
     loaders['tab-logs'] = function () { loadLogs(false); };

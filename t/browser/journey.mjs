@@ -138,7 +138,7 @@ async function main() {
     page.on('dialog', (d) => d.dismiss());    // no window.alert from stored XSS may block
 
     // ---- public pages and login, desktop -------------------------------------------------
-    for (const p of ['index', 'privacy', 'terms', 'support', 'contact', 'login']) {
+    for (const p of ['index', 'privacy', 'terms', 'support', 'contact', 'login', 'signup']) {
         const res = await page.goto(BASE + '/' + p + '.html');
         if (p === 'index' && res && res.status() === 404) {
             continue;                          // the test server does not alias index.html
@@ -188,6 +188,41 @@ async function main() {
     check(/Demo/.test(await connRow.textContent()), 'connect: the connection is listed as active',
           await connRow.textContent());
     await shot(page, 'desktop-connections');
+
+    // the connect form follows the provider's auth mode: an API key ...
+    await page.getByRole('button', { name: 'Connect Client Commander (API key)', exact: true }).click();
+    await page.locator('#connect-dialog').waitFor({ state: 'visible' });
+    const akLabels = await page.locator('#connect-fields label').allTextContents();
+    check(akLabels.length === 1 && /API key/.test(akLabels[0]), 'connect form: an API key provider asks for the key',
+          JSON.stringify(akLabels));
+    check(await page.locator('#connect-fields input').getAttribute('type') === 'password',
+          'connect form: the pasted key is a password field');
+    await page.locator('#connect-fields input').fill('ccmd_live_wrong_0000000000000000');
+    await page.locator('#connect-fields input').press('Enter');
+    const akErr = await until(async () => {
+        const t = await page.locator('#connect-message').textContent();
+        return t && t.trim() ? t : null;
+    });
+    check(akErr && /API key/i.test(akErr) && !/ccmd_live_wrong/.test(akErr),
+          'connect form: a refused key is said in plain words (without echoing it)', akErr);
+    await shot(page, 'desktop-connect-apikey-error');
+    await page.locator('#connect-cancel').click();
+    await page.locator('#connect-dialog').waitFor({ state: 'hidden' });
+    // the dialog's close event (a queued task) empties the fields
+    check(await until(async () => (await page.locator('#connect-fields input').count()) === 0),
+          'connect form: closing it drops the pasted key');
+    // ... or client credentials, with the fields the provider file asks for
+    const ccBtn = page.getByRole('button', { name: 'Connect Provider Sandbox (client credentials) (client credentials)', exact: true });
+    if (await ccBtn.count()) {
+        await ccBtn.click();
+        await page.locator('#connect-dialog').waitFor({ state: 'visible' });
+        const ccLabels = await page.locator('#connect-fields label').allTextContents();
+        check(ccLabels.join('|') === 'Client id|Client secret',
+              'connect form: a client-credentials provider asks for client id and secret', ccLabels.join('|'));
+        await shot(page, 'desktop-connect-credentials');
+        await page.keyboard.press('Escape');
+        await page.locator('#connect-dialog').waitFor({ state: 'hidden' });
+    }
 
     // ---- a client-scoped endpoint through the company and client pickers ----------------
     await openTab(page, 'endpoints');
@@ -359,7 +394,7 @@ async function main() {
                                              isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     const ph = await phone.newPage();
     ph.on('pageerror', (e) => pageErrors.push(String(e && e.message)));
-    for (const p of ['privacy', 'terms', 'support', 'contact', 'login']) {
+    for (const p of ['privacy', 'terms', 'support', 'contact', 'login', 'signup']) {
         await ph.goto(BASE + '/' + p + '.html');
         check(await noHorizontalScroll(ph), `phone: ${p}.html has no horizontal scroll`);
         await shot(ph, `phone-${p}`);
@@ -413,6 +448,26 @@ async function main() {
     await ap.waitForURL(/login\.html/);
     check(/signed out/i.test(await ap.locator('#login-message').textContent()), 'sign out: said so');
     await actx.close();
+
+    // ---- the member deletes the account: the endpoint's key stops working -----------------
+    await login(page, MEMBER);
+    const before = await page.evaluate(async (ep) => {
+        const r = await fetch('/dashboard/api/endpoints/' + encodeURIComponent(ep));
+        const j = await r.json();
+        return { status: j.endpoint.status, scope_kind: j.endpoint.scope_kind,
+                 company_id: j.endpoint.company_id, client_id: j.endpoint.client_id,
+                 keys: j.keys.map((k) => ({ usable: k.usable })) };
+    }, epId);
+    fact({ before_delete: before });
+    await page.locator('#account-delete-open').click();
+    await page.locator('#account-dialog').waitFor({ state: 'visible' });
+    await shot(page, 'desktop-account-delete');
+    await page.locator('#account-password').fill(PASSWORD);
+    await Promise.all([page.waitForURL(/login\.html\?deleted=1/), page.locator('#account-delete').click()]);
+    check(/deleted/.test(await page.locator('#login-message').textContent()), 'account: deleted, and said so');
+    const gone = await callEndpoint(url + '/clients', key2);
+    check(gone.status === 401 || gone.status === 404, 'account: the endpoint key stops working', gone.status);
+    fact({ account_deleted: true });
 
     check(await page.evaluate(() => window.__caXss === undefined), 'XSS: no payload ran anywhere');
     check(pageErrors.length === 0, 'no script errors in the pages', pageErrors.join(' | '));
