@@ -542,16 +542,27 @@
                     el('td', { text: String(c.id) }),
                     el('td', { text: c.provider_name }),
                     el('td', null, [el('span', { text: c.account_label || '' }), el('br'),
-                                    el('span', { className: 'muted', text: c.account_id || '' })]),
-                    el('td', { text: c.auth_mode }),
-                    el('td', null, badge(c.status)),
+                                    el('span', { className: 'muted', text: c.account_id || '' }),
+                                    c.scopes ? el('br') : null,
+                                    c.scopes ? el('span', { className: 'muted',
+                                                            text: 'Scopes: ' + c.scopes }) : null]),
+                    el('td', { text: AUTH_WORDS[c.auth_mode] || c.auth_mode }),
+                    el('td', null, connectionStatus(c)),
                     el('td', { text: c.expires_at ? CA.fmtTime(c.expires_at) : '\u2013' }),
                     el('td', { className: 'num', text: String(c.endpoint_count) }),
                     el('td', { className: 'admin-only' + (state.admin ? '' : ' hidden'),
                                text: c.owner_email || '' }),
-                    el('td', null, c.status === 'disconnected' ? null : el('div', { className: 'actions' }, [
-                        actionButton('Renew', 'secondary', function () { renewConnection(c); }, null),
-                        actionButton('Disconnect', 'danger', function () { disconnect(c); }, null)
+                    el('td', null, el('div', { className: 'actions' }, [
+                        c.status !== 'active' && state.providers[c.provider]
+                            ? actionButton('Connect again', 'secondary',
+                                           function () { connectProvider(state.providers[c.provider]); }, null)
+                            : null,
+                        c.status === 'active'
+                            ? actionButton('Renew', 'secondary', function () { renewConnection(c); }, null)
+                            : null,
+                        c.status !== 'disconnected'
+                            ? actionButton('Disconnect', 'danger', function () { disconnect(c); }, null)
+                            : null
                     ]))
                 ]));
             });
@@ -578,6 +589,23 @@
                 loadPickers();
             }
         });
+    }
+
+    var AUTH_WORDS = { oauth2: 'OAuth', api_key: 'API key', client_credentials: 'Client credentials' };
+
+    /* ok / expiring (the access ends within a day and cannot renew itself: an API key or a
+     * token without refresh) / reauthorization required / disconnected */
+    function connectionStatus(c) {
+        if (c.status === 'reauthorization_required') {
+            return badge('reauthorization required', 'reauthorization_required');
+        }
+        if (c.status !== 'active') {
+            return badge(c.status);
+        }
+        if (c.expires_at && c.expires_at - Date.now() / 1000 < 86400 && c.auth_mode === 'api_key') {
+            return badge('expiring', 'inactive');
+        }
+        return badge('ok', 'active');
     }
 
     /* Connecting, renewing and disconnecting are answered by the connection routes

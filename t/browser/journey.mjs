@@ -183,10 +183,13 @@ async function main() {
     check(/is connected/.test(connMsg || ''), 'connect: back on the dashboard, "connected" is said',
           connMsg);
     check(!/code=|state=/.test(page.url()), 'connect: no code or state left in the address bar');
-    const connRow = page.locator('#connections-table tbody tr').filter({ hasText: 'active' }).first();
+    const connRow = page.locator('#connections-table tbody tr')
+        .filter({ has: page.locator('.badge', { hasText: /^ok$/ }) }).first();
     await connRow.waitFor();
-    check(/Demo/.test(await connRow.textContent()), 'connect: the connection is listed as active',
-          await connRow.textContent());
+    const connText = await connRow.textContent();
+    check(/Demo/.test(connText) && /OAuth/.test(connText), 'connect: the OAuth connection is listed as ok',
+          connText);
+    check(/Scopes: \S/.test(connText), 'connect: the granted scopes are shown', connText);
     await shot(page, 'desktop-connections');
 
     // the connect form follows the provider's auth mode: an API key ...

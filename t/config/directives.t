@@ -19,6 +19,7 @@ ClientAPIPublicURL https://api.example.com
 ClientAPIUpstreamTimeout 2s 500ms
 ClientAPIMaxLimit 1000
 ClientAPIRateLimit 100 per 60
+ClientAPISignup on
 <Location /api>
     SetHandler clientapi-api
 </Location>
@@ -37,6 +38,7 @@ my @bad = (
     [ 'ClientAPIRateLimit 5 each 60',    qr/ClientAPIRateLimit: expected 'off', N or 'N per SECONDS'/ ],
     [ 'ClientAPIAuthFailLimit 10 every 60', qr/ClientAPIAuthFailLimit: expected 'off', N or 'N per SECONDS'/ ],
     [ 'ClientAPIAuthFailLimit 0',        qr/ClientAPIAuthFailLimit: '0' is not allowed/ ],
+    [ 'ClientAPISignup maybe',           qr/ClientAPISignup: 'maybe' is not allowed \(on or off\)/ ],
     [ 'ClientAPILogRetention 0',         qr/ClientAPILogRetention: '0'/ ],
     [ 'ClientAPIPublicURL ftp://x.example', qr/ClientAPIPublicURL: 'ftp:\/\/x.example'/ ],
     [ 'ClientAPIPublicURL not-a-url',    qr/ClientAPIPublicURL: 'not-a-url'/ ],
