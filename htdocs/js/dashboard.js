@@ -525,9 +525,12 @@
                 var list = CA.clear($('providers-list'));
                 (provs.data || []).forEach(function (p) {
                     state.providers[p.name] = p;
+                    var how = p.auth_mode === 'api_key' ? 'API key'
+                        : p.auth_mode === 'client_credentials' ? 'client credentials' : '';
                     list.appendChild(el('li', null, actionButton(
-                        'Connect ' + p.display_name + (p.auth_mode === 'api_key' ? ' (API key)'
-                            : p.auth_mode === 'client_credentials' ? ' (client credentials)' : ''),
+                        'Connect ' + p.display_name +
+                            (how && p.display_name.toLowerCase().indexOf(how.toLowerCase()) < 0
+                             ? ' (' + how + ')' : ''),
                         'secondary', function () { connectProvider(p); }, null)));
                 });
             }
