@@ -66,7 +66,7 @@ browser_modules() {
     [ -f "$dir/package-lock.json" ] || return 0
     cmp -s "$dir/package-lock.json" "$dir/node_modules/.ca-installed-lock" && return 0
     say "npm ci in t/browser"
-    if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    if (cd "$dir" && npm ci --no-audit --no-fund --update-notifier=false --loglevel=error >/dev/null); then
         cp "$dir/package-lock.json" "$dir/node_modules/.ca-installed-lock"
     else
         say "warning: npm ci in t/browser failed: the browser test will fail"

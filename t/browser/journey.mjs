@@ -343,6 +343,28 @@ async function main() {
           'usage: the table under the charts lists the period of the call', JSON.stringify(chartData));
     await shot(page, 'desktop-usage');
 
+    // an answer without per-period percentiles and items (an older or newer server): the
+    // page says so instead of drawing nothing or failing
+    await page.route('**/dashboard/api/usage?**', async (route) => {
+        const res = await route.fetch();
+        const j = await res.json();
+        (j.series || []).forEach((b) => { delete b.p50_ms; delete b.p95_ms; delete b.items; });
+        if (j.totals) {
+            delete j.totals.items;
+        }
+        await route.fulfill({ response: res, json: j });
+    });
+    await page.locator('#usage-form button[type="submit"]').click();
+    await page.locator('#chart-latency .chart-note').waitFor();
+    check(/does not report/.test(await page.locator('#chart-latency').textContent()),
+          'usage: without percentiles the latency chart says so in words');
+    check(/does not report/.test(await page.locator('#chart-items').textContent()),
+          'usage: without items the records chart says so in words');
+    check((await page.locator('#chart-requests canvas').count()) === 1,
+          'usage: the requests chart is still drawn');
+    await shot(page, 'desktop-usage-degraded');
+    await page.unroute('**/dashboard/api/usage?**');
+
     // ---- deactivate: the call now fails ---------------------------------------------------
     await openTab(page, 'endpoints');
     await endpointRow(page, epId).locator('button', { hasText: 'Deactivate' }).click();

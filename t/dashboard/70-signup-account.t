@@ -1,4 +1,4 @@
-# Sign-up (ClientAPISignup: off on the main server, on in the virtual host clientapi_signup)
+# Sign-up (ClientAPISignup: off on the suite's server, on in a server of its own on SQLite)
 # and account deletion (DELETE /account): the user's provider tokens are revoked at the
 # sandbox, its connections, endpoints and sessions are gone, its keys stop working.
 use strict;
@@ -6,8 +6,10 @@ use warnings;
 use FindBin;
 use lib $FindBin::Bin;
 use Test::More;
-use Apache::Test ();
+use File::Temp qw(tempdir);
 use HTTP::Request;
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
 use CATest;
 use DashTest;
 
@@ -26,23 +28,49 @@ is($res->code, 403, 'POST /signup refused');
 is($j->{code}, 'signup_closed', 'code signup_closed');
 ok(!DashTest::user_id($closed), 'no account was made');
 
-# ---- ... and on where the admin opened it -----------------------------------------------
-my $cfg = Apache::Test::config();
-SKIP: {
-    skip 'no clientapi_signup virtual host', 20 unless $cfg->{vhosts}{clientapi_signup};
-    my $base = 'http://' . $cfg->{vhosts}{clientapi_signup}{hostport};
+# ---- ... and on where the admin opened it: a server of its own (conf/demo.conf.in on the
+# sqlite3 driver, as t/dbd/sqlite.t runs it) with ClientAPISignup on; the same SQL as on
+# PostgreSQL
+{
+    my $dir = tempdir(CLEANUP => 1);
+    my $db = "$dir/clientapi.db";
+    my $keys = "$dir/secret.keys";
+    local $CATest::CLI = { driver => 'sqlite3', params => $db, keys => $keys };
+    CATest::clientapi_ok('migrate', '--sql-dir', "$CATest::ROOT/sql");
+    system("$CATest::ROOT/clientapi keygen --kid t1 > $keys 2>/dev/null") == 0 or die 'keygen';
+    chmod 0600, $keys;
+    CATest::write_file("$dir/sandbox-client.secret", "sandbox-secret\n");
+    my $port = do { my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                                 LocalPort => 0, ReuseAddr => 1); $s->sockport };
+    open my $in, '<', "$CATest::ROOT/conf/demo.conf.in" or die $!;
+    my $conf = do { local $/; <$in> };
+    close $in;
+    $conf =~ s/\@DEMO\@/$dir/g;
+    $conf =~ s/\@ROOT\@/$CATest::ROOT/g;
+    $conf =~ s/\@PORT\@/$port/g;
+    $conf =~ s/\@SANDBOX\@/$ENV{CA_SANDBOX_URL}/g;
+    $conf =~ s/\@MODULES\@/$ENV{CA_MODULES_DIR}/g;
+    $conf .= "\nClientAPISignup on\n";
+    CATest::write_file("$dir/httpd.conf", $conf);
+    my $httpd = CATest::httpd_bin();
+    system($httpd, '-d', $dir, '-f', "$dir/httpd.conf", '-k', 'start') == 0 or die 'httpd start';
+    for (1 .. 100) { last if -s "$dir/httpd.pid"; sleep 0.05 }
+    my $base = "http://127.0.0.1:$port";
     my $s = DashTest::browser();
     my $post = sub {
         my ($path, $body, %h) = @_;
         my $req = HTTP::Request->new(POST => "$base$DashTest::API$path");
         $req->header('Content-Type' => $h{ct} // 'application/json');
-        $req->header('X-CSRF-Token' => $h{csrf}) if $h{csrf};
         $req->content(ref $body ? CATest::json()->encode($body) : $body);
-        my $r = $s->request($req);
+        my $r = ($h{ua} || $s)->request($req);
         return ($r, CATest::decode($r->decoded_content));
     };
-    my ($r, $d) = (undef, undef);
-    $r = $s->get("$base$DashTest::API/signup");
+    my ($r, $d);
+    for (1 .. 50) {   # until the server answers
+        $r = $s->get("$base$DashTest::API/signup");
+        last if $r->code == 200;
+        sleep 0.1;
+    }
     ok(CATest::decode($r->decoded_content)->{open}, 'GET /signup: open');
     my $email = CATest::unique('signup') . '@example.test';
     ($r, $d) = $post->('/signup', { email => 'not an address', password => $DashTest::PASSWORD });
@@ -54,7 +82,8 @@ SKIP: {
     ($r, $d) = $post->('/signup', { email => $email, password => $DashTest::PASSWORD,
                                     role => 'admin' });
     is($r->code, 400, 'an unknown member (role): 400, nobody picks their role');
-    ($r, $d) = $post->('/signup', "email=$email&password=x", ct => 'application/x-www-form-urlencoded');
+    ($r, $d) = $post->('/signup', "email=$email&password=x",
+                       ct => 'application/x-www-form-urlencoded');
     is($r->code, 415, 'a form post (cross-site) is refused: 415');
     ($r, $d) = $post->('/signup', { email => "$email'; DROP TABLE users; --",
                                     password => $DashTest::PASSWORD });
@@ -62,27 +91,32 @@ SKIP: {
     ($r, $d) = $post->('/signup', { email => ('a' x 300) . '@example.test',
                                     password => $DashTest::PASSWORD });
     is($r->code, 400, 'an oversized email: 400');
-    ok(!DashTest::user_id($email), 'nothing stored so far');
     ($r, $d) = $post->('/signup', { email => $email, password => $DashTest::PASSWORD });
-    is($r->code, 201, 'a valid sign-up: 201');
+    is($r->code, 201, 'a valid sign-up: 201') or diag($r->decoded_content);
     is($d->{user}{role}, 'member', 'a member account');
     is($d->{user}{email}, lc $email, 'with the email');
-    ok(DashTest::cookie($s, 'ca_session') && DashTest::cookie($s, 'ca_csrf'), 'signed in at once');
+    ok(DashTest::cookie($s, 'ca_session') && DashTest::cookie($s, 'ca_csrf'),
+       'signed in at once');
     $r = $s->get("$base$DashTest::API/me");
     is($r->code, 200, 'GET /me works with the new session');
-    my $dup = DashTest::browser();
-    my $req = HTTP::Request->new(POST => "$base$DashTest::API/signup");
-    $req->header('Content-Type' => 'application/json');
-    $req->content(CATest::json()->encode({ email => uc $email, password => $DashTest::PASSWORD }));
-    $r = $dup->request($req);
+    ($r, $d) = $post->('/signup', { email => uc $email, password => $DashTest::PASSWORD },
+                       ua => DashTest::browser());
     is($r->code, 409, 'the same address again (any case): 409');
-    is(CATest::decode($r->decoded_content)->{code}, 'email_taken', 'code email_taken');
-    ok($dbh->selectrow_array("SELECT count(*) FROM audit_events WHERE action = 'user.signup'"
-                             . ' AND actor_email = ?', undef, lc $email),
+    is($d->{code}, 'email_taken', 'code email_taken');
+    my $sql = sub {
+        my $out = `sqlite3 $db "$_[0]"`;
+        chomp $out;
+        return $out;
+    };
+    is($sql->("SELECT role FROM users WHERE email = '" . lc($email) . "'"), 'member',
+       'one member row in SQLite');
+    is($sql->("SELECT count(*) FROM audit_events WHERE action = 'user.signup'"), 1,
        'audit event user.signup');
-    # the new account can sign in on the main server too
-    my $m = DashTest::browser();
-    is(DashTest::login($m, $email)->code, 200, 'the new account signs in');
+    system($httpd, '-d', $dir, '-f', "$dir/httpd.conf", '-k', 'stop');
+    for (1 .. 100) { last unless -e "$dir/httpd.pid"; sleep 0.05 }
+    open my $log, '<', "$dir/error_log" or die $!;
+    my @errors = grep { /:(error|crit|alert|emerg)\]/ } <$log>;
+    is(scalar @errors, 0, 'no errors in that server\'s error log') or diag(@errors);
 }
 
 # ---- account deletion ----------------------------------------------------------------------
