@@ -47,6 +47,38 @@ install_deps() {
         "${missing[@]}" >/dev/null
 }
 
+# The browser test (t/browser/): Debian's chromium, plus Debian's nodejs and npm when the
+# machine has no node and npm yet (a node installed otherwise is left alone).
+install_browser_deps() {
+    local want=(chromium) missing=() p
+    command -v node >/dev/null 2>&1 || want+=(nodejs)
+    command -v npm >/dev/null 2>&1 || want+=(npm)
+    for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages for the browser test: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+# The browser test's npm modules (playwright-core), exactly as t/browser/package-lock.json
+# says, installed in the unprivileged copy; again only when the lock file changed. A failure
+# is reported, and t/browser/*.t then fails with the reason.
+browser_modules() {
+    local dir=$CA_ROOT/t/browser
+    [ -f "$dir/package-lock.json" ] || return 0
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.ca-installed-lock" && return 0
+    say "npm ci in t/browser"
+    if (cd "$dir" && npm ci --no-audit --no-fund --update-notifier=false --loglevel=error >/dev/null); then
+        cp "$dir/package-lock.json" "$dir/node_modules/.ca-installed-lock"
+    else
+        say "warning: npm ci in t/browser failed: the browser test will fail"
+    fi
+}
+
 pg_bindir() {
     local d
     for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done

@@ -9,6 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
+[ "${CA_ALREADY_DEPS:-}" = 1 ] || install_browser_deps
 reexec_unprivileged test.sh "work${CA_SANITIZERS:+-san}" "$@"
 
 cfg=()
@@ -143,6 +144,7 @@ if [ "${CA_VALGRIND:-}" = 1 ]; then
     exit $rc
 fi
 
+browser_modules
 if [ $# -gt 0 ]; then
     # a subset while developing: build/test.sh t/api/auth.t t/dashboard (error_log check last)
     say "running $*"

@@ -83,6 +83,7 @@ typedef struct {
     const struct ap_socache_provider_t *keycache_prov; /* NULL: off, or shmcb by default */
     int keycache_ttl;                      /* seconds an entry is trusted */
     int keycache_stale;                    /* seconds a stale entry serves while the db is down */
+    int signup;                            /* ClientAPISignup: 1 on, 0 off (default) */
 
     apr_hash_t *loaded;                    /* name -> const ca_provider_t*, as in the files */
 

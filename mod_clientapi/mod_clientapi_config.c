@@ -43,6 +43,7 @@ void *ca_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->max_body_bytes = CA_UNSET;
     sc->keycache_ttl = CA_UNSET;
     sc->keycache_stale = CA_UNSET;
+    sc->signup = CA_UNSET;
     sc->loaded = apr_hash_make(p);
     sc->providers = sc->loaded;
     return sc;
@@ -82,6 +83,7 @@ void *ca_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->keycache_prov = add->keycache ? add->keycache_prov : base->keycache_prov;
     sc->keycache_ttl = MERGE_NUM(keycache_ttl);
     sc->keycache_stale = MERGE_NUM(keycache_stale);
+    sc->signup = MERGE_NUM(signup);
     sc->loaded = apr_hash_overlay(p, add->loaded, base->loaded);
     sc->providers = sc->loaded;
     return sc;
@@ -629,6 +631,22 @@ static const char *cmd_log_spool(cmd_parms *cmd, void *dc, int argc, char *const
     return NULL;
 }
 
+/* ClientAPISignup on|off: may visitors make their own (member) accounts in the dashboard */
+static const char *cmd_signup(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "on")) {
+        sconf(cmd)->signup = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        sconf(cmd)->signup = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClientAPISignup: '%s' is not allowed (on or off)",
+                            arg);
+    }
+    return NULL;
+}
+
 /* ClientAPIEndpoint ep_ID connection=N scope=company:ID|client:COMPANY/CLIENT
  *                   mode=read-only|read-write key=sha256:HEX */
 static const char *cmd_endpoint(cmd_parms *cmd, void *dc, int argc, char *const argv[])
@@ -746,6 +764,8 @@ const command_rec ca_cmds[] = {
     AP_INIT_TAKE_ARGV("ClientAPILogSpool", cmd_log_spool, NULL, RSRC_CONF,
                       "Directory for request logs while the database is down: DIR "
                       "[max=SIZE] (default DefaultRuntimeDir/clientapi-logspool, max=256M)"),
+    AP_INIT_TAKE1("ClientAPISignup", cmd_signup, NULL, RSRC_CONF,
+                  "on: visitors may make member accounts in the dashboard; off (default)"),
     AP_INIT_TAKE_ARGV("ClientAPIEndpoint", cmd_endpoint, NULL, RSRC_CONF,
                       "Declare an endpoint: ep_ID connection=N scope=company:ID|"
                       "client:COMPANY/CLIENT mode=read-only|read-write key=sha256:HEX"),

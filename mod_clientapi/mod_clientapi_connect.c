@@ -962,11 +962,16 @@ static const char *revoke_one(cx_t *x, const ca_provider_t *prov, const ca_oauth
     return "revoked";
 }
 
-static int route_disconnect(cx_t *x, const char *id_text)
+/* The work of DELETE /{id} on connection c (already checked as the user's), without the
+ * answer: wait for a running refresh, NULL every credential and deactivate the connection's
+ * dashboard endpoints in one transaction, then revoke the tokens at the provider (a failure
+ * there is logged and reported, it does not undo the local delete), audit. */
+static apr_status_t disconnect_core(cx_t *x, ca_connection_t **cp, const char **r_refresh_out,
+                                    const char **r_access_out, int *n_out, const char **errp)
 {
     apr_pool_t *p = x->r->pool;
     const ca_provider_t *prov;
-    ca_connection_t *c;
+    ca_connection_t *c = *cp;
     ca_oauth_client_t oc;
     ca_oauth_ctx_t ctx;
     ca_db_txn_t *txn = NULL;
@@ -975,12 +980,8 @@ static int route_disconnect(cx_t *x, const char *id_text)
     const char *owner = apr_psprintf(p, "disconnect:%" APR_PID_T_FMT ":%s", getpid(),
                                      ca_request_id(x->r));
     apr_status_t rv;
-    ca_json_t *doc, *rev;
-    int st, i, n = 0, can_revoke;
+    int i, n = 0, can_revoke;
 
-    if ((st = load_connection(x, id_text, &c)) != OK) {
-        return st;
-    }
     prov = provider_of(x->sc, c->provider);
     /* keep a refresh of this connection from rotating tokens while they are revoked */
     for (i = 0; i < CX_LOCK_POLLS; i++) {
@@ -992,8 +993,10 @@ static int route_disconnect(cx_t *x, const char *id_text)
         apr_sleep(apr_time_from_msec(100));     /* a refresh is running: let it finish */
     }
     if ((rv = ca_store_connection_get(p, x->db, c->id, &c, &err)) != APR_SUCCESS) {
-        return db_fail(x, rv, "connection lookup", err);
+        *errp = err;
+        return rv;
     }
+    *cp = c;
     can_revoke = prov && (is_oauth_code(prov)
                           || prov->auth.mode == CA_AUTH_CLIENT_CREDENTIALS);
     if (can_revoke) {
@@ -1014,7 +1017,8 @@ static int route_disconnect(cx_t *x, const char *id_text)
     }
     if (rv != APR_SUCCESS) {
         ca_store_connection_release_refresh(p, x->db, c->id, owner, NULL);
-        return db_fail(x, rv, "disconnecting a connection", err);
+        *errp = err;
+        return rv;
     }
     ca_keycache_invalidate(x->r);
     if (can_revoke && (access || refresh)) {
@@ -1053,6 +1057,27 @@ static int route_disconnect(cx_t *x, const char *id_text)
                   "connect: user %" APR_INT64_T_FMT " disconnected connection %" APR_INT64_T_FMT
                   " (%s; refresh token %s, access token %s)", x->s->user_id, c->id,
                   c->provider, r_refresh, r_access);
+    *r_refresh_out = r_refresh;
+    *r_access_out = r_access;
+    *n_out = n;
+    return APR_SUCCESS;
+}
+
+static int route_disconnect(cx_t *x, const char *id_text)
+{
+    apr_pool_t *p = x->r->pool;
+    ca_connection_t *c;
+    const char *err = NULL, *r_refresh = "none", *r_access = "none";
+    apr_status_t rv;
+    ca_json_t *doc, *rev;
+    int st, n = 0;
+
+    if ((st = load_connection(x, id_text, &c)) != OK) {
+        return st;
+    }
+    if ((rv = disconnect_core(x, &c, &r_refresh, &r_access, &n, &err)) != APR_SUCCESS) {
+        return db_fail(x, rv, "disconnecting a connection", err);
+    }
     if ((rv = ca_store_connection_get(p, x->db, c->id, &c, &err)) != APR_SUCCESS) {
         return db_fail(x, rv, "connection lookup", err);
     }
@@ -1063,6 +1088,30 @@ static int route_disconnect(cx_t *x, const char *id_text)
     ca_json_add_string(rev, "access_token", r_access);
     ca_json_add_number(doc, "endpoints_deactivated", n);
     return reply(x, HTTP_OK, doc);
+}
+
+apr_status_t ca_connect_disconnect(request_rec *r, ca_db_t *db, const ca_session_t *s,
+                                   apr_int64_t id, const char **err)
+{
+    cx_t *x = apr_pcalloc(r->pool, sizeof(*x));
+    ca_connection_t *c = NULL;
+    const char *rr, *ra;
+    apr_status_t rv;
+    int n;
+
+    x->r = r;
+    x->sc = ap_get_module_config(r->server->module_config, &clientapi_module);
+    x->db = db;
+    x->s = s;
+    x->now = ca_web_now(r);
+    if ((rv = ca_store_connection_get(r->pool, db, id, &c, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (c->status && !strcmp(c->status, "disconnected") && !c->access_token_enc
+        && !c->refresh_token_enc && !c->api_key_enc && !c->client_secret_enc) {
+        return APR_SUCCESS;              /* nothing left to revoke or delete */
+    }
+    return disconnect_core(x, &c, &rr, &ra, &n, err);
 }
 
 /* ---- GET /{id}/companies, /{id}/companies/{company}/clients -------------------------- */

@@ -39,6 +39,13 @@
  */
 int ca_connect_route(request_rec *r, ca_db_t *db, const ca_session_t *s, const char *subpath);
 
+/* Disconnect connection id exactly as DELETE /{id} does (credentials deleted and revoked at
+ * the provider, its dashboard endpoints inactive, audit event as session s), without an
+ * answer; for account deletion. The caller checked that s may do it. A connection already
+ * disconnected is left alone. */
+apr_status_t ca_connect_disconnect(request_rec *r, ca_db_t *db, const ca_session_t *s,
+                                   apr_int64_t id, const char **err);
+
 /* SetHandler clientapi-oauth-callback. */
 int ca_connect_callback_handler(request_rec *r);
 

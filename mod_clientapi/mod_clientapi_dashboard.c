@@ -672,6 +672,196 @@ static int route_password(dash_t *d)
     return reply(d, HTTP_OK, doc);
 }
 
+/* ---- sign-up (ClientAPISignup) and account deletion -------------------------------- */
+
+static int signup_open(dash_t *d)
+{
+    return d->sc->signup == 1;
+}
+
+static int route_signup_state(dash_t *d)
+{
+    ca_json_t *doc = ca_json_new_object(d->r->pool);
+
+    ca_json_add_bool(doc, "open", signup_open(d));
+    return reply(d, HTTP_OK, doc);
+}
+
+/* POST /signup {email, password}: a member account and a signed-in session, when the admin
+ * opened sign-up. It tells whether an address has an account (409), which is one reason it
+ * is off by default. Addresses the IP throttle refuses logins from are refused here too. */
+static int route_signup(dash_t *d)
+{
+    static const char *const members[] = { "email", "password", NULL };
+    request_rec *r = d->r;
+    const char *email, *pw, *why = NULL, *err = NULL, *hash = NULL;
+    ca_json_t *pw_node, *doc, *user;
+    apr_int64_t id = 0;
+    apr_status_t rv;
+    int st;
+
+    if (!signup_open(d)) {
+        return fail(d, HTTP_FORBIDDEN, "signup_closed",
+                    "this server does not take sign-ups; ask an administrator for an account");
+    }
+    if ((st = read_body(d, 1, members)) != OK
+        || (st = str_member(d, "email", 1, 0, CA_DASH_MAX_EMAIL, &email)) != OK) {
+        return st;
+    }
+    if (!ca_web_email_valid(email)) {
+        return bad(d, "email must be an email address such as name@example.com");
+    }
+    pw_node = ca_json_get(d->body, "password");
+    pw = pw_node ? ca_json_string(pw_node) : NULL;
+    if (!pw) {
+        return bad(d, "password is required (a string)");
+    }
+    if (ca_password_policy(pw, &why) != APR_SUCCESS) {
+        return bad(d, apr_pstrcat(r->pool, "password: ", why ? why : "not allowed", NULL));
+    }
+    if ((st = login_throttled(d, email, NULL)) != OK) {
+        return st;
+    }
+    if (ca_password_hash(r->pool, pw, 0, &hash, &err) != APR_SUCCESS) {
+        return fail(d, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                    "the password could not be stored");
+    }
+    rv = ca_store_user_create(r->pool, &d->db, email, hash, "member", d->now, &id, &err);
+    if (rv == CA_DB_ECONSTRAINT) {
+        return fail(d, HTTP_CONFLICT, "email_taken",
+                    "there is already an account with this email address; sign in instead");
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ca_session_start(r, &d->db, id, d->now, &err);
+    }
+    if (rv != APR_SUCCESS) {
+        return db_fail(d, rv, "sign-up", err);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, CA_LOGNO(01400)
+                  "dashboard: user %" APR_INT64_T_FMT " signed up from %s", id,
+                  r->useragent_ip);
+    audit_as(d, id, email, "user.signup", "user", ca_db_i64(r->pool, id),
+             "account made through the sign-up page");
+    doc = ca_json_new_object(r->pool);
+    user = ca_json_add_object(doc, "user");
+    user_json(user, id, email, "member");
+    return reply(d, HTTP_CREATED, doc);
+}
+
+/* The one place where account deletion ends endpoints: ids are the public ids of every
+ * endpoint the account owned, already deleted from the database. Whatever caches keys or
+ * endpoints outside the database must forget them here. */
+static void account_endpoints_gone(dash_t *d, const apr_array_header_t *ids)
+{
+    int i;
+
+    for (i = 0; i < ids->nelts; i++) {
+        const char *ep = APR_ARRAY_IDX(ids, i, const char *);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, d->r, CA_LOGNO(01401)
+                      "dashboard: endpoint %s deleted with its account", ep);
+    }
+    /* their keys must stop working at once, not when cached entries expire */
+    ca_keycache_invalidate(d->r);
+}
+
+/* DELETE /account {password}: disconnect every connection of the signed-in account (tokens
+ * revoked at the provider, as DELETE /connections/{id} does), then delete the account with
+ * its endpoints, keys, sessions and connections. Audit events stay. */
+static int route_account_delete(dash_t *d)
+{
+    static const char *const members[] = { "password", NULL };
+    request_rec *r = d->r;
+    const char *pw, *err = NULL;
+    ca_json_t *pw_node, *doc;
+    apr_array_header_t *list, *eps = apr_array_make(r->pool, 8, sizeof(const char *));
+    apr_int64_t after = 0, uid = d->s->user_id;
+    apr_hash_t *conns = apr_hash_make(r->pool);      /* ids of the account's connections */
+    ca_user_t *u;
+    apr_status_t rv;
+    int st, i, disconnected = 0;
+
+    if ((st = read_body(d, 1, members)) != OK) {
+        return st;
+    }
+    pw_node = ca_json_get(d->body, "password");
+    pw = pw_node ? ca_json_string(pw_node) : NULL;
+    if (!pw || !*pw || strlen(pw) > CA_PASSWORD_MAX_LEN) {
+        return bad(d, "password is required (your current password, to confirm)");
+    }
+    if ((rv = ca_store_user_by_id(r->pool, &d->db, uid, &u, &err)) != APR_SUCCESS) {
+        return db_fail(d, rv, "user lookup", err);
+    }
+    if ((st = login_throttled(d, u->email, u)) != OK) {
+        return st;
+    }
+    if (ca_password_verify(pw, u->password_hash) != APR_SUCCESS) {
+        if ((rv = record_failure(d, u->email, u, &err)) != APR_SUCCESS) {
+            return db_fail(d, rv, "login attempt record", err);
+        }
+        return fail(d, HTTP_FORBIDDEN, "password_incorrect", "the password is not correct");
+    }
+    /* connections first: their tokens are revoked at the provider before the rows go */
+    for (;;) {
+        rv = ca_store_connections_list(r->pool, &d->db, uid, after, CA_DASH_LIST_CHUNK, &list,
+                                       &err);
+        if (rv != APR_SUCCESS) {
+            return db_fail(d, rv, "connection list", err);
+        }
+        for (i = 0; i < list->nelts; i++) {
+            const ca_connection_info_t *c = APR_ARRAY_IDX(list, i, ca_connection_info_t *);
+            after = c->id;
+            if (c->user_id != uid) {
+                continue;
+            }
+            if ((rv = ca_connect_disconnect(r, &d->db, d->s, c->id, &err)) != APR_SUCCESS) {
+                return db_fail(d, rv, "disconnecting a connection", err);
+            }
+            apr_hash_set(conns, apr_pmemdup(r->pool, &c->id, sizeof(c->id)), sizeof(c->id),
+                         "");
+            disconnected++;
+        }
+        if (list->nelts < CA_DASH_LIST_CHUNK) {
+            break;
+        }
+    }
+    /* the account's endpoints, and any other endpoint on its connections (declared in
+     * httpd.conf): the store deletes both */
+    for (after = 0;;) {
+        rv = ca_store_endpoints_list(r->pool, &d->db, 0, after, CA_DASH_LIST_CHUNK, &list,
+                                     &err);
+        if (rv != APR_SUCCESS) {
+            return db_fail(d, rv, "endpoint list", err);
+        }
+        for (i = 0; i < list->nelts; i++) {
+            const ca_endpoint_listed_t *e = &APR_ARRAY_IDX(list, i, ca_endpoint_listed_t);
+            after = e->ep->id;
+            if (e->ep->user_id == uid
+                || apr_hash_get(conns, &e->ep->connection_id, sizeof(e->ep->connection_id))) {
+                APR_ARRAY_PUSH(eps, const char *) = e->ep->public_id;
+            }
+        }
+        if (list->nelts < CA_DASH_LIST_CHUNK) {
+            break;
+        }
+    }
+    if ((rv = ca_store_user_delete(r->pool, &d->db, uid, &err)) != APR_SUCCESS) {
+        return db_fail(d, rv, "account deletion", err);
+    }
+    account_endpoints_gone(d, eps);
+    ca_session_clear_cookies(r);
+    audit_as(d, uid, u->email, "user.delete", "user", ca_db_i64(r->pool, uid),
+             apr_psprintf(r->pool, "account deleted by its owner: %d connection(s) "
+                          "disconnected, %d endpoint(s) deleted", disconnected, eps->nelts));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, CA_LOGNO(01402)
+                  "dashboard: user %" APR_INT64_T_FMT " deleted their account (%d connections, "
+                  "%d endpoints)", uid, disconnected, eps->nelts);
+    doc = ca_json_new_object(r->pool);
+    ca_json_add_bool(doc, "deleted", 1);
+    add_int(doc, "connections_disconnected", disconnected);
+    add_int(doc, "endpoints_deleted", eps->nelts);
+    return reply(d, HTTP_OK, doc);
+}
+
 /* ---- providers and connections ------------------------------------------------------ */
 
 static int cmp_provider(const void *a, const void *b)
@@ -685,6 +875,45 @@ static int cmp_provider(const void *a, const void *b)
 static const char *pick_name(ca_pick_source_e s)
 {
     return s == CA_PICK_IDENTITY ? "identity" : s == CA_PICK_RESOURCE ? "resource" : "none";
+}
+
+/* What the connect form asks for: the fields of POST /connections/{provider}/apikey or
+ * /credentials (mod_clientapi_connect.c), so that the page needs no provider-specific code. */
+static void connect_json(ca_json_t *o, const ca_provider_t *p)
+{
+    const apr_array_header_t *cf = p->auth.connect_fields;
+    ca_json_t *fields = ca_json_add_array(o, "connect_fields");
+    ca_json_t *f;
+    int i;
+
+    ca_json_add_bool(o, "credentials_at_connect", p->auth.credentials_at_connect);
+    if (p->auth.mode == CA_AUTH_API_KEY) {
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "api_key");
+        ca_json_add_string(f, "label", "API key");
+        ca_json_add_bool(f, "secret", 1);
+        return;
+    }
+    if (p->auth.mode != CA_AUTH_CLIENT_CREDENTIALS) {
+        return;
+    }
+    if (p->auth.credentials_at_connect) {
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "client_id");
+        ca_json_add_string(f, "label", "Client id");
+        ca_json_add_bool(f, "secret", 0);
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", "client_secret");
+        ca_json_add_string(f, "label", "Client secret");
+        ca_json_add_bool(f, "secret", 1);
+    }
+    for (i = 0; cf && i < cf->nelts; i++) {
+        const ca_provider_field_t *pf = &APR_ARRAY_IDX(cf, i, ca_provider_field_t);
+        f = ca_json_add_object(fields, NULL);
+        ca_json_add_string(f, "name", pf->name);
+        ca_json_add_string(f, "label", pf->label ? pf->label : pf->name);
+        ca_json_add_bool(f, "secret", pf->secret);
+    }
 }
 
 static int route_providers(dash_t *d)
@@ -721,6 +950,7 @@ static int route_providers(dash_t *d)
                 ca_json_add_string(sc, NULL, "client");
             }
         }
+        connect_json(o, p);
     }
     return reply(d, HTTP_OK, doc);
 }
@@ -1620,6 +1850,9 @@ static const route_t routes[] = {
     { { "logout" }, 1, M_POST, R_PUBLIC, route_logout },
     { { "me" }, 1, M_GET, 0, route_me },
     { { "password" }, 1, M_POST, 0, route_password },
+    { { "signup" }, 1, M_GET, R_PUBLIC, route_signup_state },
+    { { "signup" }, 1, M_POST, R_PUBLIC, route_signup },
+    { { "account" }, 1, M_DELETE, 0, route_account_delete },
     { { "providers" }, 1, M_GET, 0, route_providers },
     { { "connections" }, 1, M_GET, 0, route_connections },
     { { "endpoints" }, 1, M_GET, 0, route_endpoints_list },

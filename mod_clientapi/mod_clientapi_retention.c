@@ -14,6 +14,14 @@
 
 #define CA_RETENTION_DEFAULT_DAYS 90
 #define CA_PURGE_INTERVAL apr_time_from_sec(3600)
+#define CA_PURGE_RETRY    apr_time_from_sec(5)   /* the watchdog's tick: a purge that found
+                                                    no database is tried again this soon */
+
+/* When the next purge is due, in the one child that runs the singleton (0: at once). The
+ * watchdog starts its thread in child_init, possibly before mod_dbd's child_init has set up
+ * the connection pool: a purge that finds no database must not wait an hour. */
+static apr_time_t next_due;
+static int postponed;
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
@@ -30,14 +38,20 @@ static apr_status_t purge(int state, void *data, apr_pool_t *pool)
     ca_db_t db;
     apr_status_t rv;
 
-    if (state == AP_WATCHDOG_STATE_STOPPING) {
+    if (state == AP_WATCHDOG_STATE_STOPPING || apr_time_now() < next_due) {
         return APR_SUCCESS;
     }
     if (!(dbd = dbd_open_fn(pool, s))) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, CA_LOGNO(00911)
-                     "retention purge postponed: no database connection");
+        if (!postponed++) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, CA_LOGNO(00911)
+                         "retention purge postponed: no database connection (retried every "
+                         "%d s)", (int)apr_time_sec(CA_PURGE_RETRY));
+        }
+        next_due = apr_time_now() + CA_PURGE_RETRY;
         return APR_SUCCESS;
     }
+    postponed = 0;
+    next_due = apr_time_now() + CA_PURGE_INTERVAL;
     db.driver = dbd->driver;
     db.handle = dbd->handle;
     db.prepared = dbd->prepared;
@@ -77,7 +91,7 @@ apr_status_t ca_retention_post_config(apr_pool_t *pconf, server_rec *s)
     }
     /* one child runs it (singleton), so each purge happens once per server */
     if ((rv = wd_get(&wd, AP_WATCHDOG_SINGLETON, 0, 1, pconf)) != APR_SUCCESS
-        || (rv = wd_register(wd, CA_PURGE_INTERVAL, s, purge)) != APR_SUCCESS) {
+        || (rv = wd_register(wd, CA_PURGE_RETRY, s, purge)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00915)
                      "log retention could not be scheduled with mod_watchdog");
         return rv;

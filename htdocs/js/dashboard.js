@@ -297,9 +297,158 @@
         r.addEventListener('change', function () {
             var client = scopeKind() === 'client';
             $('client-fields').classList.toggle('hidden', !client);
+            $('client-pick').classList.toggle('hidden', !client);
             $('create-client-id').required = client;
+            if (client && $('create-company-id').value.trim()) {
+                clientPicker.load($('create-company-id').value.trim());
+            }
         });
     });
+
+    /* ---- company and client pickers: the provider's own lists, paged, searchable ------ */
+
+    /* A list of {id, name} from GET {api}/connections/{id}/companies[/{co}/clients]: pages
+     * are loaded on demand (next_cursor), the search filters what is loaded. */
+    function Picker(prefix, noun, nouns, onPick) {
+        var self = this;
+        this.items = [];
+        this.cursor = null;
+        this.path = null;
+        this.chosen = null;
+        this.seq = 0;
+        this.list = $(prefix + '-options');
+        this.search = $(prefix + '-search');
+        this.more = $(prefix + '-more');
+        this.message = $(prefix + '-pick-message');
+        this.noun = noun;
+        this.nouns = nouns;
+        this.onPick = onPick;
+        this.search.addEventListener('input', function () { self.render(); });
+        this.search.addEventListener('keydown', function (ev) {
+            if (ev.key === 'Enter') {
+                /* Enter in the search picks the only match, never submits the form */
+                ev.preventDefault();
+                var shown = self.filtered();
+                if (shown.length === 1) {
+                    self.pick(shown[0]);
+                }
+            }
+        });
+        this.more.addEventListener('click', function () { self.page(); });
+    }
+
+    Picker.prototype.reset = function (text) {
+        this.items = [];
+        this.cursor = null;
+        this.path = null;
+        this.chosen = null;
+        this.seq++;
+        this.search.value = '';
+        CA.clear(this.list);
+        this.more.classList.add('hidden');
+        this.message.textContent = text || '';
+    };
+
+    Picker.prototype.load = function (path) {
+        this.reset('Loading the ' + this.noun + ' list from the provider…');
+        this.path = path;
+        return this.page();
+    };
+
+    Picker.prototype.page = function () {
+        var self = this, seq = this.seq;
+        var q = new URLSearchParams({ limit: '50' });
+        if (this.cursor) {
+            q.set('cursor', this.cursor);
+        }
+        this.more.disabled = true;
+        return CA.call('GET', this.path + '?' + q.toString()).then(function (res) {
+            if (seq !== self.seq) {
+                return;        /* another connection or company was chosen meanwhile */
+            }
+            self.more.disabled = false;
+            if (res.status === 401) {
+                signedOut();
+                return;
+            }
+            if (!res.ok) {
+                self.more.classList.add('hidden');
+                self.message.textContent = res.status === 404 || res.status === 501
+                    ? 'This provider offers no ' + self.noun + ' list: type the id and name ' +
+                      'below, as the provider shows them.'
+                    : 'The ' + self.noun + ' list could not be loaded: ' + CA.message(res) +
+                      ' You can also type the id and name below.';
+                return;
+            }
+            self.items = self.items.concat((res.data && res.data.data) || []);
+            self.cursor = res.data && res.data.next_cursor;
+            self.more.classList.toggle('hidden', !self.cursor);
+            self.render();
+        });
+    };
+
+    Picker.prototype.filtered = function () {
+        var needle = this.search.value.trim().toLowerCase();
+        return this.items.filter(function (it) {
+            return !needle || String(it.name || '').toLowerCase().indexOf(needle) >= 0 ||
+                   String(it.id).toLowerCase().indexOf(needle) >= 0;
+        });
+    };
+
+    Picker.prototype.render = function () {
+        var self = this;
+        var shown = this.filtered();
+        CA.clear(this.list);
+        shown.forEach(function (it) {
+            var b = el('button', { type: 'button', className: 'small',
+                                   text: (it.name || it.id) + ' (' + it.id + ')' });
+            b.setAttribute('aria-pressed', self.chosen && self.chosen.id === it.id ? 'true' : 'false');
+            b.addEventListener('click', function () { self.pick(it); });
+            self.list.appendChild(el('li', null, b));
+        });
+        var n = this.items.length;
+        this.message.textContent = !n ? 'The provider lists no ' + this.noun + ' here.'
+            : shown.length + ' of ' + n + ' loaded ' + (n === 1 ? this.noun : this.nouns) +
+              (this.search.value.trim() ? ' match' : '') +
+              (this.cursor ? '; more can be loaded.' : '.') +
+              (this.chosen ? ' Chosen: ' + (this.chosen.name || this.chosen.id) + '.' : '');
+    };
+
+    Picker.prototype.pick = function (it) {
+        this.chosen = it;
+        this.render();
+        this.onPick(it);
+    };
+
+    var clientPicker = new Picker('client', 'client', 'clients', function (it) {
+        $('create-client-id').value = it.id;
+        $('create-client-name').value = it.name || '';
+    });
+    var companyPicker = new Picker('company', 'company', 'companies', function (it) {
+        $('create-company-id').value = it.id;
+        $('create-company-name').value = it.name || '';
+        $('create-client-id').value = '';
+        $('create-client-name').value = '';
+        if (scopeKind() === 'client') {
+            clientPicker.load(pickerBase() + '/companies/' + encodeURIComponent(it.id) + '/clients');
+        } else {
+            clientPicker.reset();
+        }
+    });
+
+    function pickerBase() {
+        return '/connections/' + encodeURIComponent($('create-connection').value);
+    }
+
+    function loadPickers() {
+        clientPicker.reset();
+        if (!$('create-connection').value) {
+            companyPicker.reset('Connect a provider account first.');
+            return;
+        }
+        companyPicker.load(pickerBase() + '/companies');
+    }
+    $('create-connection').addEventListener('change', loadPickers);
 
     form.addEventListener('submit', function (ev) {
         ev.preventDefault();
@@ -355,8 +504,12 @@
                 createMessage.focus();
                 return;
             }
+            var conn = $('create-connection').value;
             form.reset();
+            $('create-connection').value = conn;
             $('client-fields').classList.add('hidden');
+            $('client-pick').classList.add('hidden');
+            loadPickers();
             say('Endpoint "' + d.endpoint.name + '" created.');
             showKey(d.key, d.url);
             loadEndpoints();
@@ -372,8 +525,12 @@
                 var list = CA.clear($('providers-list'));
                 (provs.data || []).forEach(function (p) {
                     state.providers[p.name] = p;
+                    var how = p.auth_mode === 'api_key' ? 'API key'
+                        : p.auth_mode === 'client_credentials' ? 'client credentials' : '';
                     list.appendChild(el('li', null, actionButton(
-                        'Connect ' + p.display_name + (p.auth_mode === 'api_key' ? ' (API key)' : ''),
+                        'Connect ' + p.display_name +
+                            (how && p.display_name.toLowerCase().indexOf(how.toLowerCase()) < 0
+                             ? ' (' + how + ')' : ''),
                         'secondary', function () { connectProvider(p); }, null)));
                 });
             }
@@ -388,46 +545,109 @@
                     el('td', { text: String(c.id) }),
                     el('td', { text: c.provider_name }),
                     el('td', null, [el('span', { text: c.account_label || '' }), el('br'),
-                                    el('span', { className: 'muted', text: c.account_id || '' })]),
-                    el('td', { text: c.auth_mode }),
-                    el('td', null, badge(c.status)),
+                                    el('span', { className: 'muted', text: c.account_id || '' }),
+                                    c.scopes ? el('br') : null,
+                                    c.scopes ? el('span', { className: 'muted',
+                                                            text: 'Scopes: ' + c.scopes }) : null]),
+                    el('td', { text: AUTH_WORDS[c.auth_mode] || c.auth_mode }),
+                    el('td', null, connectionStatus(c)),
                     el('td', { text: c.expires_at ? CA.fmtTime(c.expires_at) : '\u2013' }),
                     el('td', { className: 'num', text: String(c.endpoint_count) }),
                     el('td', { className: 'admin-only' + (state.admin ? '' : ' hidden'),
                                text: c.owner_email || '' }),
-                    el('td', null, c.status === 'disconnected' ? null : el('div', { className: 'actions' }, [
-                        actionButton('Renew', 'secondary', function () { renewConnection(c); }, null),
-                        actionButton('Disconnect', 'danger', function () { disconnect(c); }, null)
+                    el('td', null, el('div', { className: 'actions' }, [
+                        c.status !== 'active' && state.providers[c.provider]
+                            ? actionButton('Connect again', 'secondary',
+                                           function () { connectProvider(state.providers[c.provider]); }, null)
+                            : null,
+                        c.status === 'active'
+                            ? actionButton('Renew', 'secondary', function () { renewConnection(c); }, null)
+                            : null,
+                        c.status !== 'disconnected'
+                            ? actionButton('Disconnect', 'danger', function () { disconnect(c); }, null)
+                            : null
                     ]))
                 ]));
             });
+            var keepConn = $('create-connection').value;
             var sel = CA.clear($('create-connection'));
             var usable = state.connections.filter(function (c) { return c.status !== 'disconnected'; });
             if (!usable.length) {
                 sel.appendChild(el('option', { value: '', text: 'No connection yet' }));
             }
+            var before = sel.getAttribute('data-loaded');
             usable.forEach(function (c) {
                 sel.appendChild(el('option', { value: String(c.id),
                     text: c.provider_name + ' \u2013 ' + (c.account_label || c.account_id || 'account') +
                           ' (#' + c.id + (state.admin && c.owner_email ? ', ' + c.owner_email : '') + ')' }));
             });
+            if (keepConn) {
+                sel.value = keepConn;
+                if (sel.value !== keepConn) {
+                    sel.selectedIndex = 0;
+                }
+            }
+            if (before !== sel.value) {
+                sel.setAttribute('data-loaded', sel.value);
+                loadPickers();
+            }
         });
     }
 
+    var AUTH_WORDS = { oauth2: 'OAuth', api_key: 'API key', client_credentials: 'Client credentials' };
+
+    /* ok / expiring (the access ends within a day and cannot renew itself: an API key or a
+     * token without refresh) / reauthorization required / disconnected */
+    function connectionStatus(c) {
+        if (c.status === 'reauthorization_required') {
+            return badge('reauthorization required', 'reauthorization_required');
+        }
+        if (c.status !== 'active') {
+            return badge(c.status);
+        }
+        if (c.expires_at && c.expires_at - Date.now() / 1000 < 86400 && c.auth_mode === 'api_key') {
+            return badge('expiring', 'inactive');
+        }
+        return badge('ok', 'active');
+    }
+
     /* Connecting, renewing and disconnecting are answered by the connection routes
-     * ({api}/connections/...). */
-    var apikeyDialog = $('apikey-dialog');
-    var apikeyProvider = null;
+     * ({api}/connections/...). The form of a provider is built from its connect_fields
+     * (GET {api}/providers): an API key, or client credentials with whatever fields the
+     * provider file asks for (a tenant id, ...), so a new provider needs no change here. */
+    var connectDialog = $('connect-dialog');
+    var connectWith = null;
 
     function connectProvider(p) {
-        if (p.auth_mode === 'api_key') {
-            apikeyProvider = p;
-            $('apikey-provider').textContent = p.display_name;
-            $('apikey-form').reset();
-            CA.notice($('apikey-message'), '', '');
-            if (typeof apikeyDialog.showModal === 'function') {
-                apikeyDialog.showModal();
-                $('apikey-value').focus();
+        var fields = p.connect_fields || [];
+        if (p.auth_mode === 'api_key' || p.auth_mode === 'client_credentials') {
+            if (!fields.length) {
+                /* client credentials of the server's own OAuth client: nothing to ask */
+                submitConnect(p, {}, pageMessage);
+                return;
+            }
+            connectWith = p;
+            $('connect-provider').textContent = p.display_name;
+            $('connect-intro').textContent = p.auth_mode === 'api_key'
+                ? 'Paste the API key that ' + p.display_name + ' gave you.'
+                : 'Enter the client credentials that ' + p.display_name + ' gave you.';
+            CA.notice($('connect-message'), '', '');
+            var box = CA.clear($('connect-fields'));
+            fields.forEach(function (f) {
+                var id = 'connect-f-' + f.name;
+                box.appendChild(el('div', { className: 'field' }, [
+                    el('label', { htmlFor: id, text: f.label || f.name }),
+                    el('input', { id: id, name: f.name, type: f.secret ? 'password' : 'text',
+                                  required: true, maxLength: f.secret ? 4096 : 255,
+                                  autocomplete: 'off', spellcheck: false })
+                ]));
+            });
+            if (typeof connectDialog.showModal === 'function') {
+                connectDialog.showModal();
+                var first = box.querySelector('input');
+                if (first) {
+                    first.focus();
+                }
             }
             return;
         }
@@ -438,24 +658,44 @@
         });
     }
 
-    $('apikey-cancel').addEventListener('click', function () { apikeyDialog.close(); });
-    $('apikey-form').addEventListener('submit', function (ev) {
+    function submitConnect(p, body, box) {
+        var path = p.auth_mode === 'api_key' ? '/apikey' : '/credentials';
+        $('connect-submit').disabled = true;
+        return api('POST', '/connections/' + encodeURIComponent(p.name) + path, body, box)
+            .then(function (d) {
+                $('connect-submit').disabled = false;
+                if (d) {
+                    if (connectDialog.open) {
+                        connectDialog.close();
+                    }
+                    say(p.display_name + (d.reconnected ? ' is connected again.' : ' is connected.'));
+                    loadConnections();
+                }
+                return d;
+            });
+    }
+
+    $('connect-cancel').addEventListener('click', function () { connectDialog.close(); });
+    connectDialog.addEventListener('close', function () {
+        /* no pasted secret stays in the page */
+        CA.clear($('connect-fields'));
+    });
+    $('connect-form').addEventListener('submit', function (ev) {
         ev.preventDefault();
-        var key = $('apikey-value').value.trim();
-        var box = $('apikey-message');
-        if (!key) {
-            CA.notice(box, 'Paste the API key first.', 'error');
+        var box = $('connect-message');
+        var body = {}, missing = [];
+        Array.prototype.forEach.call($('connect-fields').querySelectorAll('input'), function (i) {
+            var v = i.value.trim();
+            if (!v) {
+                missing.push(i.labels && i.labels[0] ? i.labels[0].textContent : i.name);
+            }
+            body[i.name] = v;
+        });
+        if (missing.length) {
+            CA.notice(box, 'Fill in: ' + missing.join(', ') + '.', 'error');
             return;
         }
-        api('POST', '/connections/' + encodeURIComponent(apikeyProvider.name) + '/apikey',
-            { api_key: key }, box).then(function (d) {
-            $('apikey-value').value = '';
-            if (d) {
-                apikeyDialog.close();
-                say(apikeyProvider.display_name + ' is connected.');
-                loadConnections();
-            }
-        });
+        submitConnect(connectWith, body, box);
     });
 
     function renewConnection(c) {
@@ -624,7 +864,97 @@
 
     /* ---- usage ---------------------------------------------------------------------- */
 
-    var SVG = 'http://www.w3.org/2000/svg';
+    /* Charts are drawn by uPlot (htdocs/vendor/, see docs/dashboard.md). The answer of
+     * GET {api}/usage may lack some per-bucket fields (older servers, rollups without
+     * percentiles): a chart whose numbers are all missing says so instead of drawing. */
+    var charts = {};
+    var lastSeries = null;
+
+    function num(v) {
+        return typeof v === 'number' && isFinite(v) ? v : null;
+    }
+
+    function hasField(series, name) {
+        return series.some(function (s) { return num(s[name]) !== null; });
+    }
+
+    function hasKey(series, name) {
+        return series.some(function (s) { return Object.prototype.hasOwnProperty.call(s, name); });
+    }
+
+    function chartWidth(node) {
+        return Math.max(200, Math.floor(node.clientWidth || node.parentNode.clientWidth || 300));
+    }
+
+    function drawChart(id, series, lines, note) {
+        var node = $(id);
+        if (charts[id]) {
+            charts[id].destroy();
+            delete charts[id];
+        }
+        CA.clear(node);
+        var present = lines.filter(function (l) { return hasField(series, l.field); });
+        if (!series.length || !present.length) {
+            node.appendChild(el('p', { className: 'muted chart-note',
+                                       text: note || 'No numbers for this chart in this range.' }));
+            return;
+        }
+        if (typeof window.uPlot !== 'function') {
+            node.appendChild(el('p', { className: 'muted chart-note',
+                text: 'The chart library did not load; the table below has the numbers.' }));
+            return;
+        }
+        var data = [series.map(function (s) { return s.t; })];
+        var opts = {
+            width: chartWidth(node), height: 200,
+            cursor: { drag: { x: false, y: false } },
+            scales: { x: { time: true },
+                      y: { range: function (u, lo, hi) { return [0, Math.max(1, hi || 0)]; } } },
+            axes: [{}, { size: 50 }],
+            series: [{}]
+        };
+        present.forEach(function (l) {
+            data.push(series.map(function (s) { return num(s[l.field]); }));
+            opts.series.push({ label: l.label, stroke: l.color, width: 2, fill: l.fill,
+                               points: { show: series.length <= 48 } });
+        });
+        charts[id] = new window.uPlot(opts, data, node);
+    }
+
+    function drawCharts(series) {
+        lastSeries = series;
+        drawChart('chart-requests', series,
+                  [{ field: 'requests', label: 'Requests', color: '#1d5fbf',
+                     fill: 'rgba(29, 95, 191, 0.12)' }]);
+        drawChart('chart-errors', series,
+                  [{ field: 'errors_4xx', label: '4xx', color: '#b26a00' },
+                   { field: 'errors_5xx', label: '5xx', color: '#b3261e' }]);
+        drawChart('chart-latency', series,
+                  [{ field: 'p50_ms', label: 'p50', color: '#1e7b34' },
+                   { field: 'p95_ms', label: 'p95', color: '#6b3fa0' }],
+                  hasKey(series, 'p50_ms') || !series.length
+                      ? 'No response times in this range.'
+                      : 'This server does not report response-time percentiles per period.');
+        drawChart('chart-items', series,
+                  [{ field: 'items', label: 'Records', color: '#0f6e6e',
+                     fill: 'rgba(15, 110, 110, 0.12)' }],
+                  hasKey(series, 'items') || !series.length
+                      ? null : 'This server does not report records per period.');
+    }
+
+    var resizeTimer = null;
+    window.addEventListener('resize', function () {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(function () {
+            if (lastSeries && !$('panel-usage').hidden) {
+                drawCharts(lastSeries);
+            }
+        }, 150);
+    });
+
+    function cell(v) {
+        return num(v) === null ? '' : String(v);
+    }
 
     function loadUsage() {
         var f = $('usage-form');
@@ -641,55 +971,37 @@
             if (!d) {
                 return;
             }
-            var t = d.totals;
-            $('usage-summary').textContent = t.requests + ' requests, ' + t.errors_4xx +
-                ' caller errors (4xx), ' + t.errors_5xx + ' server errors (5xx), ' + t.items +
-                ' records returned.' + (d.percentiles ? '' : ' Too many requests in this range ' +
-                'for response-time percentiles: choose a shorter one.');
-            drawChart(d.series || []);
+            var t = d.totals || {};
+            var series = Array.isArray(d.series) ? d.series : [];
+            var said = [(num(t.requests) || 0) + ' requests'];
+            if (num(t.errors_4xx) !== null) {
+                said.push(t.errors_4xx + ' caller errors (4xx)');
+            }
+            if (num(t.errors_5xx) !== null) {
+                said.push(t.errors_5xx + ' server errors (5xx)');
+            }
+            if (num(t.items) !== null) {
+                said.push(t.items + ' records returned');
+            }
+            $('usage-summary').textContent = said.join(', ') + '.' +
+                (d.percentiles === false ? ' Too many requests in this range for response-time ' +
+                 'percentiles: choose a shorter one.' : '');
+            drawCharts(series);
             var body = CA.clear(document.querySelector('#usage-table tbody'));
-            (d.series || []).filter(function (s) { return s.requests > 0; }).forEach(function (s) {
+            series.filter(function (s) { return s.requests > 0; }).forEach(function (s) {
                 body.appendChild(el('tr', null, [
                     el('td', { text: CA.fmtTime(s.t) }),
-                    el('td', { className: 'num', text: String(s.requests) }),
-                    el('td', { className: 'num', text: String(s.errors_4xx) }),
-                    el('td', { className: 'num', text: String(s.errors_5xx) }),
-                    el('td', { className: 'num', text: String(s.items) }),
-                    el('td', { className: 'num', text: s.p50_ms === null ? '' : String(s.p50_ms) }),
-                    el('td', { className: 'num', text: s.p95_ms === null ? '' : String(s.p95_ms) })
+                    el('td', { className: 'num', text: cell(s.requests) }),
+                    el('td', { className: 'num', text: cell(s.errors_4xx) }),
+                    el('td', { className: 'num', text: cell(s.errors_5xx) }),
+                    el('td', { className: 'num', text: cell(s.items) }),
+                    el('td', { className: 'num', text: cell(s.p50_ms) }),
+                    el('td', { className: 'num', text: cell(s.p95_ms) })
                 ]));
             });
             if (!body.children.length) {
                 body.appendChild(el('tr', null, el('td', { colSpan: 7, className: 'muted',
                                                            text: 'No requests in this range.' })));
-            }
-        });
-    }
-
-    function drawChart(series) {
-        var svg = $('usage-chart');
-        Array.prototype.slice.call(svg.querySelectorAll('rect')).forEach(function (r) { r.remove(); });
-        var max = 1;
-        series.forEach(function (s) { max = Math.max(max, s.requests); });
-        var w = 1000 / Math.max(series.length, 1);
-        series.forEach(function (s, i) {
-            var h = 190 * s.requests / max;
-            var eh = 190 * (s.errors_4xx + s.errors_5xx) / max;
-            var bar = document.createElementNS(SVG, 'rect');
-            bar.setAttribute('class', 'bar');
-            bar.setAttribute('x', String(i * w + w * 0.1));
-            bar.setAttribute('width', String(Math.max(w * 0.8, 1)));
-            bar.setAttribute('y', String(200 - h));
-            bar.setAttribute('height', String(h));
-            svg.appendChild(bar);
-            if (eh > 0) {
-                var err = document.createElementNS(SVG, 'rect');
-                err.setAttribute('class', 'bar err');
-                err.setAttribute('x', String(i * w + w * 0.1));
-                err.setAttribute('width', String(Math.max(w * 0.8, 1)));
-                err.setAttribute('y', String(200 - eh));
-                err.setAttribute('height', String(eh));
-                svg.appendChild(err);
             }
         });
     }
@@ -832,6 +1144,37 @@
                 pwDialog.close();
                 say('Your password is changed. Your other sessions were signed out.');
             }
+        });
+    });
+
+    var accountDialog = $('account-dialog');
+    $('account-delete-open').addEventListener('click', function () {
+        $('account-form').reset();
+        CA.notice($('account-message'), '', '');
+        if (typeof accountDialog.showModal === 'function') {
+            accountDialog.showModal();
+            $('account-cancel').focus();
+        }
+    });
+    $('account-cancel').addEventListener('click', function () { accountDialog.close(); });
+    $('account-form').addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var box = $('account-message');
+        var pw = $('account-password').value;
+        if (!pw) {
+            CA.notice(box, 'Enter your password to confirm.', 'error');
+            return;
+        }
+        $('account-delete').disabled = true;
+        CA.call('DELETE', '/account', { password: pw }).then(function (res) {
+            $('account-delete').disabled = false;
+            $('account-password').value = '';
+            if (res.ok) {
+                window.location.assign('/login.html?deleted=1');
+                return;
+            }
+            CA.notice(box, res.data && res.data.code === 'password_incorrect'
+                ? 'The password is not correct.' : CA.message(res), 'error');
         });
     });
 

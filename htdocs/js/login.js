@@ -7,11 +7,21 @@
     var button = document.getElementById('login-submit');
     var params = new URLSearchParams(window.location.search);
 
-    if (params.get('signed_out')) {
+    if (params.get('deleted')) {
+        CA.notice(msg, 'Your account is deleted. Thank you for using the service.', 'success');
+    } else if (params.get('signed_out')) {
         CA.notice(msg, 'You are signed out.', 'success');
     } else if (params.get('expired')) {
         CA.notice(msg, 'Your session has ended. Please sign in again.', 'warning');
     }
+
+    /* the sign-up link only where the server takes sign-ups */
+    CA.call('GET', '/signup').then(function (res) {
+        if (res.ok && res.data && res.data.open) {
+            document.getElementById('signup-open').classList.remove('hidden');
+            document.getElementById('signup-closed').classList.add('hidden');
+        }
+    });
 
     form.addEventListener('submit', function (ev) {
         ev.preventDefault();

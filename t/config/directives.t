@@ -20,6 +20,7 @@ ClientAPIUpstreamTimeout 2s 500ms
 ClientAPIMaxLimit 1000
 ClientAPIRateLimit 100 per 60
 ClientAPILogSpool "$tmp/spool" max=64M
+ClientAPISignup on
 <Location /api>
     SetHandler clientapi-api
 </Location>
@@ -38,6 +39,7 @@ my @bad = (
     [ 'ClientAPIRateLimit 5 each 60',    qr/ClientAPIRateLimit: expected 'off', N or 'N per SECONDS'/ ],
     [ 'ClientAPIAuthFailLimit 10 every 60', qr/ClientAPIAuthFailLimit: expected 'off', N or 'N per SECONDS'/ ],
     [ 'ClientAPIAuthFailLimit 0',        qr/ClientAPIAuthFailLimit: '0' is not allowed/ ],
+    [ 'ClientAPISignup maybe',           qr/ClientAPISignup: 'maybe' is not allowed \(on or off\)/ ],
     [ 'ClientAPILogRetention 0',         qr/ClientAPILogRetention: '0'/ ],
     [ 'ClientAPILogSpool /tmp/x max=1K', qr/ClientAPILogSpool: '1K' is not allowed/ ],
     [ 'ClientAPILogSpool /tmp/x size=1M', qr/ClientAPILogSpool: 'size=1M' is not allowed \(expected max=SIZE/ ],

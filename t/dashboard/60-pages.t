@@ -36,7 +36,7 @@ for my $p (@pages) {
     unlike($html, qr/javascript:/i, "$p: no javascript: URL");
     unlike($html, qr/\b(?:src|href)\s*=\s*"(?:https?:)?\/\//i, "$p: no third-party asset or link");
     like($html, qr/class="skip-link"/, "$p: skip link for keyboard users");
-    for my $asset ($html =~ /(?:src|href)="\/((?:css|js)\/[^"]+)"/g) {
+    for my $asset ($html =~ /(?:src|href)="\/((?:css|js|vendor)\/[^"]+)"/g) {
         ok(-f "$root/$asset", "$p: $asset exists");
     }
     unlike($html, qr/(?:src|href)="(?!\/|#|mailto:)/, "$p: site-absolute links (pages live at the root)");
@@ -50,6 +50,10 @@ for my $p (@pages) {
         ok($ids{$for}, "$p: label for=$for has its control");
     }
 }
+
+# the chart library is shipped with its licence next to it (build/vendor/update.sh)
+ok(-f "$root/vendor/uplot.iife.min.js" && -f "$root/vendor/uplot.LICENSE",
+   'uPlot is shipped under htdocs/vendor/ with its licence');
 
 # the scripts never put server text into the page as HTML
 for my $js (glob "$root/js/*.js") {
@@ -70,7 +74,9 @@ for my $must (qr/email address/i, qr/password verification data/i, qr/access and
               qr/shown once/i, qr/only as a hash/i, qr/deactivate it or give it a new key/i,
               qr/ca_session/, qr/ca_csrf/, qr/essential/i, qr/no analytics/i,
               qr/retention period/i, qr/disconnected, its tokens and keys are deleted/i,
-              qr/deleted through the/i, qr/which provider accounts to connect/i) {
+              qr/deleted through the/i, qr/which provider accounts to connect/i,
+              qr/SHA-256/, qr/AES-256-GCM/, qr/ClientAPILogRetention/, qr/90 days/,
+              qr/revoked at the provider/i, qr/delete your account yourself/i) {
     like($privacy, $must, "privacy page states $must");
 }
 
