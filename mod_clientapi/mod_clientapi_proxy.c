@@ -1039,8 +1039,13 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
                  && (st = check_in_scope(r, q, q->res, new_id, 0, &item)) != NOT_IN_SCOPE) {
             /* the provider answered the new id only (ServiceM8 x-record-uuid): read it */
             if (st != OK) {
+                /* created, but not read back (answered): a retry with the same key must
+                 * replay the creation, not write twice */
                 if (idem_hash) {
-                    idem_end(r, q, idem_hash, q->status, NULL);
+                    idem_end(r, q, idem_hash, HTTP_CREATED,
+                             apr_psprintf(r->pool, "{\"provider\":%s,\"data\":{\"id\":%s}}",
+                                          ca_json_quote(r->pool, q->prov->name),
+                                          json_str_or_null(r->pool, new_id)));
                 }
                 return st;
             }
