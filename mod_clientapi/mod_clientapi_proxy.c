@@ -714,6 +714,18 @@ static int list_params(request_rec *r, ca_api_req_t *q, const ca_provider_resour
                                      ap_escape_html(r->pool, in->name), res->name));
         }
     }
+    if (cursor && pg->style == CA_PAGE_PAGE_NUMBER && strchr(cursor, '|')) {
+        /* "page|size" (list_call): the next page keeps the size of the pages before it,
+         * unless the caller gives a limit again */
+        const char *size = strchr(cursor, '|') + 1;
+        cursor = apr_pstrmemdup(r->pool, cursor, (apr_size_t)(size - 1 - cursor));
+        if (!apr_hash_get(seen, "limit", APR_HASH_KEY_STRING) && pg->limit_param && *size) {
+            ca_http_param_t *pm = apr_array_push(params);
+            pm->name = pg->limit_param;
+            pm->value = size;
+            apr_hash_set(seen, "limit", APR_HASH_KEY_STRING, "");
+        }
+    }
     if (!graphql && !apr_hash_get(seen, "limit", APR_HASH_KEY_STRING) && pg->limit_param) {
         long cap = ca_conf_max_limit(q->sc);
         long dflt = pg->default_limit > 0 ? pg->default_limit : 0;
@@ -774,6 +786,17 @@ static int list_call(request_rec *r, ca_api_req_t *q, const ca_provider_resource
     if (ca_scope_filter_list(r->pool, &ctx, call, resp->body, resp->body_len, cursor_sent, hdr,
                              &out, &err) != APR_SUCCESS) {
         return unusable(r, q, err);
+    }
+    if (out.next_cursor && q->prov->paging.style == CA_PAGE_PAGE_NUMBER
+        && q->prov->paging.limit_param) {
+        /* a page number means nothing without its page size: carry the size sent */
+        int i;
+        for (i = 0; i < params->nelts; i++) {
+            const ca_http_param_t *pm = &APR_ARRAY_IDX(params, i, ca_http_param_t);
+            if (!strcmp(pm->name, q->prov->paging.limit_param)) {
+                out.next_cursor = apr_pstrcat(r->pool, out.next_cursor, "|", pm->value, NULL);
+            }
+        }
     }
     if (out.dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, CA_LOGNO(00310)
@@ -1135,8 +1158,13 @@ int ca_proxy_create(request_rec *r, ca_api_req_t *q)
                  && (st = check_in_scope(r, q, q->res, new_id, 0, &item)) != NOT_IN_SCOPE) {
             /* the provider answered the new id only (ServiceM8 x-record-uuid): read it */
             if (st != OK) {
+                /* created, but not read back (answered): a retry with the same key must
+                 * replay the creation, not write twice */
                 if (idem_hash) {
-                    idem_end(r, q, idem_hash, q->status, NULL);
+                    idem_end(r, q, idem_hash, HTTP_CREATED,
+                             apr_psprintf(r->pool, "{\"provider\":%s,\"data\":{\"id\":%s}}",
+                                          ca_json_quote(r->pool, q->prov->name),
+                                          json_str_or_null(r->pool, new_id)));
                 }
                 return st;
             }
