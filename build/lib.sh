@@ -69,16 +69,17 @@ build_tree() {
     make -s -j"$(nproc)" check TESTS= >/dev/null
 }
 
-# Private PostgreSQL cluster owned by the current user: pg_start DIR PORT
+# Private PostgreSQL cluster owned by the current user: pg_start DIR PORT [SERVER-OPTIONS]
+# (SERVER-OPTIONS: extra postgres options, e.g. "-c shared_preload_libraries=pg_stat_statements")
 pg_start() {
-    local dir=$1 port=$2 bin
+    local dir=$1 port=$2 extra=${3:-} bin
     bin=$(pg_bindir)
     mkdir -p "$dir/sock"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         "$bin/initdb" -D "$dir/data" -U clientapi -A trust -E UTF8 --no-locale >/dev/null
     fi
     "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1" start >/dev/null
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1${extra:+ $extra}" start >/dev/null
     "$bin/createdb" -h "$dir/sock" -p "$port" -U clientapi clientapi 2>/dev/null || true
 }
 
@@ -110,7 +111,8 @@ stop_pidfile() {
 
 # Re-run this script as the unprivileged user when started as root (Apache::Test refuses
 # root, and PostgreSQL's initdb too). The tree is copied to a place that user owns.
-# reexec_unprivileged SCRIPT TREE ARGS...: the copy lives in ~$CA_TEST_USER/TREE.
+# reexec_unprivileged SCRIPT TREE ARGS...: the copy lives in ~$CA_TEST_USER/TREE. SCRIPT is a
+# name under build/ (test.sh) or a path from the tree's root (bench/run.sh).
 reexec_unprivileged() {
     local script=$1 tree=$2; shift 2
     [ "$(id -u)" = 0 ] || return 0
@@ -126,5 +128,5 @@ reexec_unprivileged() {
     chown -R "$CA_TEST_USER": "$dest"
     exec runuser -u "$CA_TEST_USER" -- env -i HOME="$home" PATH="$PATH" LANG=C.UTF-8 \
         CI="${CI:-}" CA_SANITIZERS="${CA_SANITIZERS:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" \
-        bash "$dest/build/$script" "$@"
+        bash "$dest/$([[ $script == */* ]] || printf 'build/')$script" "$@"
 }
