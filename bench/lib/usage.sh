@@ -14,13 +14,22 @@ sql_with_args() {
         $sql =~ s/%(lld|s)/my $v = shift @a; $1 eq "s" ? "\x27$v\x27" : $v/ge; print "$sql\n";' "$@"
 }
 
-# time_sql DB SQL: "first_ms median_ms_of_next_5"
+# time_sql DB SQL: "first_ms median_ms_of_next_5", wall clock of execute + fetching every row
+# (DBD::Pg, one connection, the statement sent as text like mod_dbd's prepared one)
 time_sql() {
-    local db=$1 sql=$2
-    { echo '\timing on'; echo '\o /dev/null'; for _ in 1 2 3 4 5 6; do echo "$sql;"; done; } \
-        | bpsql "$db" 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' \
-        | awk 'NR == 1 {first = $1; next} {v[++n] = $1} END {
-                 asort(v); printf "%.1f %.1f\n", first, n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+    perl -MDBI -MTime::HiRes=time -e '
+        my ($dsn, $sql) = @ARGV;
+        my $db = DBI->connect($dsn, "clientapi", "", {RaiseError => 1, AutoCommit => 1});
+        my @t;
+        for (1 .. 6) {
+            my $t0 = time;
+            my $rows = $db->selectall_arrayref($sql);
+            push @t, (time - $t0) * 1000;
+        }
+        my $first = shift @t;
+        @t = sort { $a <=> $b } @t;
+        printf "%.1f %.1f\n", $first, $t[2];' \
+        "dbi:Pg:dbname=$1;host=$STATE/pg/sock;port=$PG_PORT" "$2"
 }
 
 usage_phase() {
@@ -48,14 +57,14 @@ usage_phase() {
 INSERT INTO request_logs (endpoint_id, ts, method, resource, record_id, status, item_count,
                           duration_us, query, error_code, client_ip, user_agent, request_id)
 SELECT CASE WHEN g % 2 = 0 THEN 'ep_usage_hot' ELSE 'ep_usage_' || (g % 100) END,
-       $since + (g::bigint * (30 * 86400)) / $usage_rows,
+       $since + (g * (30 * 86400)) / $usage_rows,
        CASE WHEN g % 20 = 0 THEN 'POST' ELSE 'GET' END, 'jobs',
        CASE WHEN g % 3 = 0 THEN 'job_' || (g % 1000) END,
        CASE WHEN g % 97 = 0 THEN 404 WHEN g % 211 = 0 THEN 502 ELSE 200 END,
        CASE WHEN g % 3 = 0 THEN 1 ELSE 50 END, 500 + (g * 7919) % 20000,
        'limit=50', CASE WHEN g % 97 = 0 THEN 'not_found' END,
        '192.0.2.' || (g % 250), 'bench-usage/1', 'req_' || g
-FROM generate_series(1, $usage_rows) AS g;
+FROM generate_series(1::bigint, $usage_rows) AS g;
 SQL
         printf '%s;\n' "${idx[@]}"
         echo 'VACUUM ANALYZE request_logs;'
@@ -99,7 +108,7 @@ SQL
 
     echo "Usage chart query (CA_SQL_USAGE_ENDPOINT of ca_store.c, 30 days, bucket=day: the dashboard's 30-day view),"
     echo "$(bpsql "$db" -c 'SELECT count(*) FROM request_logs') rows in request_logs (loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}') s, indexes rebuilt, VACUUM ANALYZE),"
-    echo "timed with psql \\timing (client round trip): first run, then the median of 5 more."
+    echo "timed from a client (DBD::Pg: execute and fetch every row): first run, then the median of 5 more."
     [ -n "$rollups" ] && echo "Rollup table(s) present: $rollups ($(for r in $rollups; do printf '%s=%s rows ' "$r" "$(bpsql "$db" -c "SELECT count(*) FROM $r")"; done))."
     echo
     echo '```sql'
