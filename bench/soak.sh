@@ -84,7 +84,7 @@ AUTH="Bearer $(sed -n 's/^key: //p' <<<"$ep_out")"
 unset ep_out
 # bad keys: one that fails its checksum, one well formed but unknown (from `clientapi key`)
 BAD_MALFORMED="Bearer cak_$(head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-BAD_UNKNOWN="Bearer $(./clientapi key | sed -n 's/^key: //p')"
+BAD_UNKNOWN="Bearer $(./clientapi key 2>/dev/null | sed -n 's/^key: //p')"
 
 echo "sandbox-secret" >"$STATE/sandbox-client.secret"
 chmod 600 "$STATE/sandbox-client.secret"
@@ -187,21 +187,21 @@ args=(); for k in "${KINDS[@]}"; do args+=("$k=${DELAY[$k]}"); done
 say "pauses per connection (ms): ${args[*]}"
 
 # --- what happens during the run: faults, samples ------------------------------------------
-# Faults cycle: FAULT_ON seconds on, FAULT_OFF off. Each window is written to the timeline.
+# Faults cycle: FAULT_ON seconds on, FAULT_OFF off; "on T FAULT" / "off T" go to the timeline.
 FAULTS=('{"status":500}' '{"malformed":true}' '{"latency_ms":3000}' '{"truncated":true}'
         '{"drop":true}' '{"status":503,"retry_after":1}' '{"latency_ms":300}' '{"expire_tokens":true}')
 FAULT_ON=6
 FAULT_OFF=9
 fault_loop() {
-    local i=0 f t0
+    local i=0 f
     sleep "$FAULT_OFF"
     while :; do
         f=${FAULTS[$((i % ${#FAULTS[@]}))]}
-        t0=$(date +%s)
+        echo "on $(date +%s) $f" >>"$STATE/faults.timeline"
         curl -fsS -X POST -H 'Content-Type: application/json' -d "$f" "$SB/_sandbox/faults" >/dev/null
         sleep "$FAULT_ON"
         curl -fsS -X DELETE "$SB/_sandbox/faults" >/dev/null
-        echo "$t0 $(date +%s) $f" >>"$STATE/faults.timeline"
+        echo "off $(date +%s)" >>"$STATE/faults.timeline"
         i=$((i + 1))
         sleep "$FAULT_OFF"
     done

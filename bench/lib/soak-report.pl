@@ -15,11 +15,18 @@ while (<$c>) {
     chomp;
     if (/^S (\w+) (\d+) (\S+) (\d+)$/) { $by{$1}{"$2 $3"} += $4 }
     elsif (/^F (\w+) (\d+) (\d+) (\S+) (\d+)$/) { push @five, [$1, $2, $3, $4, $5] }
-    elsif (/^SUM (\w+) (.*)$/) { my $k = $1; $sum{$k}{$1} = $2 while $2 =~ /(\w+)=([\d.]+)/g; }
+    elsif (/^SUM (\w+) (.*)$/) {
+        my ($k, $rest) = ($1, $2);
+        $sum{$k}{$1} = $2 while $rest =~ /(\w+)=([\d.]+)/g;
+    }
 }
 my @win;
 if (open my $f, '<', $o{faults}) {
-    while (<$f>) { push @win, [$1, $2, $3] if /^(\d+) (\d+) (.*)$/ }
+    while (<$f>) {   # "on T FAULT" when installed, "off T" when cleared
+        if (/^on (\d+) (.*)$/) { push @win, [$1, undef, $2] }
+        elsif (/^off (\d+)$/ && @win) { $win[-1][1] = $1 }
+    }
+    $_->[1] //= $o{end} for @win;   # still on when the run ended
 }
 my @samples;
 open my $s, '<', $o{samples} or die "$o{samples}: $!\n";
@@ -50,7 +57,8 @@ for my $k (@kinds) {
 }
 
 # classes
-my (%class, $unexp5, $unexp4) = ((), 0, 0);
+my %class;
+my ($unexp5, $unexp4) = (0, 0);
 for my $k (@kinds) {
     for my $sc (sort keys %{$by{$k}}) {
         my ($st, $code) = split / /, $sc;
