@@ -14,12 +14,13 @@ sql_with_args() {
         $sql =~ s/%(lld|s)/my $v = shift @a; $1 eq "s" ? "\x27$v\x27" : $v/ge; print "$sql\n";' "$@"
 }
 
-# time_sql DB SQL: "first_ms median_ms_of_next_5", wall clock of execute + fetching every row
+# time_sql DB SQL [SESSION-SQL]: "first_ms median_ms_of_next_5", wall clock of execute + fetching every row
 # (DBD::Pg, one connection, the statement sent as text like mod_dbd's prepared one)
 time_sql() {
     perl -MDBI -MTime::HiRes=time -e '
-        my ($dsn, $sql) = @ARGV;
+        my ($dsn, $sql, $pre) = @ARGV;
         my $db = DBI->connect($dsn, "clientapi", "", {RaiseError => 1, AutoCommit => 1});
+        $db->do($pre) if $pre;
         my @t;
         for (1 .. 6) {
             my $t0 = time;
@@ -29,7 +30,7 @@ time_sql() {
         my $first = shift @t;
         @t = sort { $a <=> $b } @t;
         printf "%.1f %.1f\n", $first, $t[2];' \
-        "dbi:Pg:dbname=$1;host=$STATE/pg/sock;port=$PG_PORT" "$2"
+        "dbi:Pg:dbname=$1;host=$STATE/pg/sock;port=$PG_PORT" "$2" "${3:-}"
 }
 
 usage_phase() {
@@ -105,6 +106,8 @@ SQL
     read -r hot_first hot_med <<<"$(time_sql "$db" "$q_hot")"
     read -r cold_first cold_med <<<"$(time_sql "$db" "$q_cold")"
     read -r samp_first samp_med <<<"$(time_sql "$db" "$q_samp")"
+    # PostgreSQL's JIT (on by default) compiles big aggregates; how much of the time is that
+    read -r nojit_first nojit_med <<<"$(time_sql "$db" "$q_hot" 'SET jit = off')"
 
     echo "Usage chart query (CA_SQL_USAGE_ENDPOINT of ca_store.c, 30 days, bucket=day: the dashboard's 30-day view),"
     echo "$(bpsql "$db" -c 'SELECT count(*) FROM request_logs') rows in request_logs (loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}') s, indexes rebuilt, VACUUM ANALYZE),"
@@ -118,6 +121,7 @@ SQL
     echo "| query | rows of that endpoint in range | first ms | median ms |"
     echo "|---|---|---|---|"
     echo "| usage, busiest endpoint (ep_usage_hot) | $(bpsql "$db" -c "SELECT count(*) FROM request_logs WHERE endpoint_id = 'ep_usage_hot'") | $hot_first | **$hot_med** |"
+    echo "| usage, busiest endpoint, session with jit = off | same | $nojit_first | $nojit_med |"
     echo "| usage, typical endpoint (ep_usage_1) | $(bpsql "$db" -c "SELECT count(*) FROM request_logs WHERE endpoint_id = 'ep_usage_1'") | $cold_first | **$cold_med** |"
     echo "| duration samples, typical endpoint (the dashboard also runs it when the range has at most 200,000 requests) | same | $samp_first | $samp_med |"
     echo
