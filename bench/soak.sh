@@ -248,7 +248,11 @@ echo "$(( $(date +%s) - t_start )) $(rss_kb "${kids[@]}") $(fd_count "${kids[@]}
 rows1=$(settled_rows)
 
 # --- report --------------------------------------------------------------------------------
-warmup=$(( duration / 4 < 60 ? duration / 4 : 60 ))
+# warm-up: one whole fault cycle when the run is long enough (the first 3-second stall keeps
+# every connection's worker busy at once, and those threads' allocators grow once: a high-water
+# mark, not a leak), else a quarter of the run
+cycle=$(( ${#FAULTS[@]} * (FAULT_ON + FAULT_OFF) ))
+warmup=$(( duration >= 2 * cycle ? cycle : duration / 4 ))
 cat "$STATE"/run.* | grep -E '^(S|F|SUM) ' >"$STATE/counts"
 REPORT=$STATE/report.md
 perl bench/lib/soak-report.pl --counts "$STATE/counts" --faults "$STATE/faults.timeline" \

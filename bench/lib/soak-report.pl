@@ -92,6 +92,10 @@ if ($base && $last && $base != $last) {
         $base->[0], $base->[1] / 1024, $last->[1] / 1024, $g;
     push @fail, sprintf('RSS grew %.1f %%', $g) if $g > 5;
     print "The set of children changed during the run.\n" if $base->[4] != $last->[4];
+    # the trend: the second half of the run alone
+    my ($mid) = grep { $_->[0] >= $last->[0] / 2 } @samples;
+    printf "Second half alone (t=%d s to the end): %+.1f %%.\n", $mid->[0],
+        ($last->[1] - $mid->[1]) * 100 / $mid->[1] if $mid && $mid != $last;
 }
 else {
     print "\nToo few samples after the warm-up ($o{warmup} s) to compare RSS.\n";
