@@ -46,7 +46,7 @@ has() { [[ ,$phases, == *,$1,* ]]; }
 
 CA_PACKAGES+=(nginx-light wrk)
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
-reexec_unprivileged bench/run.sh bench-tree "${orig_args[@]}" --commit "$commit"
+reexec_unprivileged ../bench/run.sh bench-tree "${orig_args[@]}" --commit "$commit"
 
 # a sanitizer build from build/test.sh would measure ASan, not the module
 grep -qs fsanitize "$CA_ROOT/config.status" && export CA_RECONFIGURE=1

@@ -32,7 +32,7 @@ done
 
 CA_PACKAGES+=(wrk)
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
-reexec_unprivileged bench/soak.sh soak-tree "${orig_args[@]}"
+reexec_unprivileged ../bench/soak.sh soak-tree "${orig_args[@]}"
 
 grep -qs fsanitize "$CA_ROOT/config.status" && export CA_RECONFIGURE=1
 build_tree

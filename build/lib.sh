@@ -111,8 +111,7 @@ stop_pidfile() {
 
 # Re-run this script as the unprivileged user when started as root (Apache::Test refuses
 # root, and PostgreSQL's initdb too). The tree is copied to a place that user owns.
-# reexec_unprivileged SCRIPT TREE ARGS...: the copy lives in ~$CA_TEST_USER/TREE. SCRIPT is a
-# name under build/ (test.sh) or a path from the tree's root (bench/run.sh).
+# reexec_unprivileged SCRIPT TREE ARGS...: the copy lives in ~$CA_TEST_USER/TREE.
 reexec_unprivileged() {
     local script=$1 tree=$2; shift 2
     [ "$(id -u)" = 0 ] || return 0
@@ -128,5 +127,5 @@ reexec_unprivileged() {
     chown -R "$CA_TEST_USER": "$dest"
     exec runuser -u "$CA_TEST_USER" -- env -i HOME="$home" PATH="$PATH" LANG=C.UTF-8 \
         CI="${CI:-}" CA_SANITIZERS="${CA_SANITIZERS:-}" CA_ALREADY_DEPS=1 TERM="${TERM:-dumb}" \
-        bash "$dest/$([[ $script == */* ]] || printf 'build/')$script" "$@"
+        bash "$dest/build/$script" "$@"
 }
