@@ -43,6 +43,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 has() { [[ ,$phases, == *,$1,* ]]; }
+for p in ${phases//,/ }; do
+    case $p in nginx|a|b|b2|c|d|half|rss|usage) ;; *) die "--phases: unknown phase '$p'" ;; esac
+done
 
 CA_PACKAGES+=(nginx-light wrk)
 [ "${CA_ALREADY_DEPS:-}" = 1 ] || install_deps
