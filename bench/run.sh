@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark (issue 7): mod_clientapi against plain mod_proxy on the same static upstream.
-#   bench/run.sh                       every phase, a few minutes
+#   bench/run.sh                       every phase (8-11 minutes on a busy 2-CPU machine)
 #   bench/run.sh --quick               short rounds, 1M usage rows (a smoke run)
 #   bench/run.sh --phases a,b,d        some phases only
 # Phases: nginx (the upstream alone), a (mod_proxy), b (list, 50 records), b2 (list, 1,000),
