@@ -107,16 +107,17 @@ build_tree() {
     make -s -j"$(nproc)" check TESTS= >/dev/null
 }
 
-# Private PostgreSQL cluster owned by the current user: pg_start DIR PORT
+# Private PostgreSQL cluster owned by the current user: pg_start DIR PORT [SERVER-OPTIONS]
+# (SERVER-OPTIONS: extra postgres options, e.g. "-c shared_preload_libraries=pg_stat_statements")
 pg_start() {
-    local dir=$1 port=$2 bin
+    local dir=$1 port=$2 extra=${3:-} bin
     bin=$(pg_bindir)
     mkdir -p "$dir/sock"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         "$bin/initdb" -D "$dir/data" -U clientapi -A trust -E UTF8 --no-locale >/dev/null
     fi
     "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1" start >/dev/null
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1${extra:+ $extra}" start >/dev/null
     "$bin/createdb" -h "$dir/sock" -p "$port" -U clientapi clientapi 2>/dev/null || true
 }
 
