@@ -1151,6 +1151,14 @@ apr_status_t ca_db_txn_end(ca_db_txn_t *txn, apr_status_t rv, const char **perr)
         apr_dbd_transaction_mode_set(db->driver, txn->trans,
                                      APR_DBD_TRANSACTION_ROLLBACK);
         (void)apr_dbd_transaction_end(db->driver, txn->pool, txn->trans);
+        /* a pgsql connection that was reset (the server restarted) has lost its prepared
+         * statements; inside the transaction they could not be prepared again (it was
+         * aborted), so it is done now: otherwise every transaction on this pooled
+         * connection fails the same way until a statement outside one repairs it */
+        if (perr && *perr && is_pgsql(db) && has(*perr, "prepared statement")
+            && has(*perr, "does not exist")) {
+            reprepare(txn->pool, db);
+        }
         return rv;
     }
     rc = apr_dbd_transaction_end(db->driver, txn->pool, txn->trans);
