@@ -966,7 +966,14 @@ static apr_status_t run(apr_pool_t *pool, ca_db_t *db, const char *label,
             reprepare(pool, db);
             continue;
         }
-        return ca_db_error(pool, db, rc, b.st->label, perr);
+        rv = ca_db_error(pool, db, rc, b.st->label, perr);
+        if (attempt > 0 && perr && *perr) {
+            /* inside a transaction the PREPAREs failed too (it is aborted): say what
+             * happened first, so that ca_db_txn_end prepares them after its rollback */
+            *perr = apr_pstrcat(pool, "prepared statement ", b.st->label, " does not exist "
+                                "(the connection was reset): ", *perr, NULL);
+        }
+        return rv;
     }
     if (rc != 0) {
         return ca_db_error(pool, db, rc, b.st->label, perr);
