@@ -137,6 +137,8 @@ sub pg_start {
 
 # what the module logs while the database is away, at error level, is expected here
 CATest::expect_error(qr/CA01113: request logs cannot be written/);
+# a pooled connection reset by the restart fails its first transaction (then is repaired)
+CATest::expect_error(qr/CA\d+: .*\(the connection was reset\)/);
 CATest::expect_error(qr/\[dbd:(?:error|crit)\].*(?:pgsql|DBD|connection)/i);
 CATest::expect_error(qr/CA00101: no database connection from mod_dbd/);
 # a request whose pooled connection the stopping server ended
