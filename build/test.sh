@@ -2,7 +2,9 @@
 # Command 2: install what is missing, build, and run the whole test suite.
 #   build/test.sh            (as root or as a user with sudo)
 #   build/test.sh t/api/auth.t t/dashboard   (a subset, then the error_log check)
-# Environment: CA_SANITIZERS=1 builds with ASan/UBSan; CA_KEEP=1 keeps the run's state.
+# Environment: CA_SANITIZERS=1 builds with ASan/UBSan. CA_WORK_TREE=DIR: where a run started
+#   as root copies the tree (default ~clientapi/work). CA_FUZZ_SECONDS=N: time per fuzz target.
+#   A run's state (PostgreSQL log, sandbox log, t/logs) stays in the tree until the next run.
 #   CA_VALGRIND=1 runs httpd -X under valgrind memcheck over the endpoint tests (default
 #   $CA_VALGRIND_TESTS, else t/api), stops it and checks the report with t/zz_valgrind.t.
 set -euo pipefail
