@@ -15,6 +15,19 @@ use DashTest;
 use JSON::PP ();
 
 my $dir = $FindBin::Bin;
+# playwright-core comes from the npm registry (build/lib.sh browser_modules). A machine that
+# cannot reach it, or whose node is older than playwright-core needs, cannot run the journey:
+# said in plain words, never passed silently.
+if (!-f "$dir/node_modules/playwright-core/package.json" && -f "$dir/.npm-failed") {
+    open my $fh, '<', "$dir/.npm-failed";
+    chomp(my $why = <$fh> // 'npm ci failed');
+    plan skip_all => "playwright-core could not be installed from the npm registry here ($why)";
+}
+my ($node_major) = (`node --version 2>/dev/null` // '') =~ /^v(\d+)/;
+if (-f "$dir/node_modules/playwright-core/package.json" && ($node_major // 0) < 20) {
+    plan skip_all => 'playwright-core needs Node.js 20 or later; this machine has '
+        . ($node_major ? "Node.js $node_major" : 'no node');
+}
 my $chromium = $ENV{CA_CHROMIUM} || '/usr/bin/chromium';
 ok(-x $chromium, "Debian's chromium is installed ($chromium)")
     or BAIL_OUT('no chromium: build/test.sh installs it (install_browser_deps in build/lib.sh)');
