@@ -17,6 +17,7 @@
 #include "util_mutex.h"
 #include "apr_strings.h"
 #include "apr_global_mutex.h"
+#include "apr_shm.h"
 
 #include "mod_clientapi.h"
 #include "mod_clientapi_api.h"
@@ -30,6 +31,17 @@ static const ap_socache_provider_t *rl_provider;
 static ap_socache_instance_t *rl_cache;
 static apr_global_mutex_t *rl_mutex;
 
+/* The latest end (seconds) of any connection's back-off, in anonymous shared memory every child
+ * inherits: while it lies in the past no connection can be backing off, and a provider call
+ * need not take rl_mutex (a global mutex: a file lock with Debian's Mutex default) to look its
+ * connection up. Raised before the entry is stored; NULL (no shared memory) means always look. */
+static apr_shm_t *rl_shm;
+static apr_int64_t *rl_backoff_max;
+
+#if defined(__GNUC__)
+#define BACKOFF_MAX_LOAD(p)  __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#endif
+
 void ca_ratelimit_pre_config(apr_pool_t *pconf)
 {
     ap_mutex_register(pconf, CA_RL_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
@@ -41,6 +53,8 @@ static apr_status_t destroy_cache(void *data)
         rl_provider->destroy(rl_cache, (server_rec *)data);
     }
     rl_cache = NULL;
+    rl_backoff_max = NULL;              /* rl_shm goes with the same pool */
+    rl_shm = NULL;
     return APR_SUCCESS;
 }
 
@@ -79,6 +93,12 @@ apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, serv
                      "rate limit cache could not be initialised");
         return rv;
     }
+#if defined(__GNUC__)
+    if (apr_shm_create(&rl_shm, sizeof(*rl_backoff_max), NULL, pconf) == APR_SUCCESS) {
+        rl_backoff_max = apr_shm_baseaddr_get(rl_shm);
+        *rl_backoff_max = 0;
+    }
+#endif
     apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
@@ -224,7 +244,21 @@ void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until
     const char *id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
     char *val = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, until);
 
-    if (!rl_cache || apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+    if (!rl_cache) {
+        return;
+    }
+#if defined(__GNUC__)
+    if (rl_backoff_max) {
+        apr_int64_t cur = BACKOFF_MAX_LOAD(rl_backoff_max);
+
+        while (cur < until
+               && !__atomic_compare_exchange_n(rl_backoff_max, &cur, until, 0,
+                                               __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            /* cur now holds the value another process stored; try again */
+        }
+    }
+#endif
+    if (apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
         return;
     }
     rl_provider->store(rl_cache, r->server, (const unsigned char *)id, (unsigned int)strlen(id),
@@ -236,13 +270,22 @@ void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until
 /* Seconds the connection must still wait (0: none). */
 long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id)
 {
-    const char *id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
+    const char *id;
     unsigned char buf[32];
     unsigned int len = sizeof(buf) - 1;
     apr_int64_t until, now = apr_time_sec(apr_time_now());
     apr_status_t rv;
 
-    if (!rl_cache || apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+    if (!rl_cache) {
+        return 0;
+    }
+#if defined(__GNUC__)
+    if (rl_backoff_max && BACKOFF_MAX_LOAD(rl_backoff_max) <= now) {
+        return 0;                       /* no back-off of any connection lasts beyond now */
+    }
+#endif
+    id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
+    if (apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
         return 0;
     }
     rv = rl_provider->retrieve(rl_cache, r->server, (const unsigned char *)id,

@@ -13,18 +13,30 @@ my $src = do { local $/; <$fh> };
 $src =~ s{/\*.*?\*/}{ }gs;            # comments out of the way
 $src =~ s{\\\n}{ }g;                   # macro continuation lines joined
 
-my %macro;
-while ($src =~ /^\s*#\s*define\s+(\w+)\s+((?:"(?:[^"\\]|\\.)*"\s*|\w+\s*)+)$/mg) {
+my (%macro, %fmacro);
+# object-like macros: string literals, other macros, and calls of one-argument macros
+while ($src =~ /^\s*#\s*define\s+(\w+)\s+((?:"(?:[^"\\]|\\.)*"\s*|\w+\s*\(\s*\w+\s*\)\s*|\w+\s*)+)$/mg) {
     $macro{$1} = $2;
+}
+# one-argument macros such as RS(c) " sum(" #c "),": the body may use #param and param
+while ($src =~ /^\s*#\s*define\s+(\w+)\((\w+)\)\s+((?:"(?:[^"\\]|\\.)*"\s*|#?\w+\s*)+)$/mg) {
+    $fmacro{$1} = [$2, $3];
 }
 sub expand {
     my ($text, $depth) = @_;
     die "macro nesting too deep\n" if $depth > 10;
     my $out = '';
-    while ($text =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
+    while ($text =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+)\s*\(\s*(\w+)\s*\)|(\w+))/gc) {
         if (defined $1) { my $s = $1; $s =~ s/\\(.)/$1/g; $out .= $s; }
-        elsif (exists $macro{$2}) { $out .= expand($macro{$2}, $depth + 1); }
-        else { die "unknown token $2 in the statement\n"; }
+        elsif (defined $2) {
+            die "unknown macro $2 in the statement\n" unless exists $fmacro{$2};
+            my ($param, $body, $arg) = (@{$fmacro{$2}}, $3);
+            $body =~ s/#\s*\b\Q$param\E\b/"$arg"/g;
+            $body =~ s/(?<!")\b\Q$param\E\b(?!")/$arg/g;
+            $out .= expand($body, $depth + 1);
+        }
+        elsif (exists $macro{$4}) { $out .= expand($macro{$4}, $depth + 1); }
+        else { die "unknown token $4 in the statement\n"; }
     }
     return $out;
 }

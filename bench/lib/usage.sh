@@ -100,12 +100,17 @@ SQL
     mapfile -t a_cold < <(args_for ep_usage_1)
     q_hot=$(sql_with_args CA_SQL_USAGE_ENDPOINT "${a_hot[@]}")
     q_cold=$(sql_with_args CA_SQL_USAGE_ENDPOINT "${a_cold[@]}")
-    q_samp=$(sql_with_args CA_SQL_DURATIONS_ENDPOINT ep_usage_1 "$since" "$until")
+    # the duration-samples query is gone once percentiles come from the rollups' histogram
+    q_samp=
+    if grep -q '{CA_SQL_DURATIONS_ENDPOINT,' mod_clientapi/ca_store.c; then
+        q_samp=$(sql_with_args CA_SQL_DURATIONS_ENDPOINT ep_usage_1 "$since" "$until")
+    fi
     bpsql "$db" -c "EXPLAIN (ANALYZE, BUFFERS) $q_hot" >"$STATE/usage-explain-hot.txt"
     bpsql "$db" -c "EXPLAIN (ANALYZE, BUFFERS) $q_cold" >"$STATE/usage-explain-typical.txt"
     read -r hot_first hot_med <<<"$(time_sql "$db" "$q_hot")"
     read -r cold_first cold_med <<<"$(time_sql "$db" "$q_cold")"
-    read -r samp_first samp_med <<<"$(time_sql "$db" "$q_samp")"
+    samp_first=-; samp_med=-
+    [ -n "$q_samp" ] && read -r samp_first samp_med <<<"$(time_sql "$db" "$q_samp")"
     # PostgreSQL's JIT (on by default) compiles big aggregates; how much of the time is that
     read -r nojit_first nojit_med <<<"$(time_sql "$db" "$q_hot" 'SET jit = off')"
 
@@ -123,7 +128,11 @@ SQL
     echo "| usage, busiest endpoint (ep_usage_hot) | $(bpsql "$db" -c "SELECT count(*) FROM request_logs WHERE endpoint_id = 'ep_usage_hot'") | $hot_first | **$hot_med** |"
     echo "| usage, busiest endpoint, session with jit = off | same | $nojit_first | $nojit_med |"
     echo "| usage, typical endpoint (ep_usage_1) | $(bpsql "$db" -c "SELECT count(*) FROM request_logs WHERE endpoint_id = 'ep_usage_1'") | $cold_first | **$cold_med** |"
-    echo "| duration samples, typical endpoint (the dashboard also runs it when the range has at most 200,000 requests) | same | $samp_first | $samp_med |"
+    if [ -n "$q_samp" ]; then
+        echo "| duration samples, typical endpoint (the dashboard also runs it when the range has at most 200,000 requests) | same | $samp_first | $samp_med |"
+    else
+        echo "| duration samples: not in ca_store.c (percentiles come from the rollups' histogram) | - | - | - |"
+    fi
     echo
     echo "Plans: $STATE/usage-explain-*.txt"
     echo
