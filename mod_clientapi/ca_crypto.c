@@ -23,46 +23,6 @@
 #define ELLIPSIS      "\xe2\x80\xa6"   /* U+2026 in UTF-8 */
 
 /* ---------------------------------------------------------------------------
- * Algorithms, fetched once per process
- *
- * In OpenSSL 3 every EVP_MAC_fetch(), and every use of EVP_sha256() or
- * EVP_aes_256_gcm() (an implicit fetch), looks the algorithm up in the
- * provider store: a property-query parse, hash lookups and the store's
- * global read lock, shared by all threads. The API path does this several
- * times per request (the key checksum, the key cache's key derivation and
- * entry MAC, sealing). Fetched once, the objects are reference counted and
- * safe to share between threads; the result of each operation is the same.
- * If a fetch fails, each call falls back to the per-call path.
- * ------------------------------------------------------------------------- */
-
-static CRYPTO_ONCE algs_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MAC *alg_hmac;
-static EVP_MD *alg_sha256;
-static EVP_CIPHER *alg_gcm;
-
-static void algs_fetch(void)
-{
-    alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-}
-
-static APR_INLINE int algs_ready(void)
-{
-    return CRYPTO_THREAD_run_once(&algs_once, algs_fetch);
-}
-
-static const EVP_MD *md_sha256(void)
-{
-    return algs_ready() && alg_sha256 ? alg_sha256 : EVP_sha256();
-}
-
-static const EVP_CIPHER *cipher_gcm(void)
-{
-    return algs_ready() && alg_gcm ? alg_gcm : EVP_aes_256_gcm();
-}
-
-/* ---------------------------------------------------------------------------
  * Randomness
  * ------------------------------------------------------------------------- */
 
@@ -285,7 +245,7 @@ apr_status_t ca_sha256(const void *data, apr_size_t len,
         }
         data = "";
     }
-    if (EVP_Digest(data, len, out, &n, md_sha256(), NULL) != 1
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1
         || n != CA_SHA256_LEN) {
         return APR_EGENERAL;
     }
@@ -328,11 +288,8 @@ apr_status_t ca_hmac_sha256(const void *key, apr_size_t keylen,
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
     params[1] = OSSL_PARAM_construct_end();
 
-    if (!algs_ready() || alg_hmac == NULL) {
-        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);     /* freed below */
-    }
-    if ((mac == NULL && alg_hmac == NULL)
-        || (ctx = EVP_MAC_CTX_new(mac ? mac : alg_hmac)) == NULL) {
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL) {
         goto done;
     }
     if (EVP_MAC_init(ctx, key, keylen, params) != 1
@@ -854,7 +811,7 @@ apr_status_t ca_seal(apr_pool_t *p, const ca_keyring_t *ring, const char *aad,
     }
     ctx = EVP_CIPHER_CTX_new();
     if (ctx == NULL
-        || EVP_EncryptInit_ex2(ctx, cipher_gcm(), k->key, blob, NULL) != 1) {
+        || EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), k->key, blob, NULL) != 1) {
         goto done;
     }
     if (aadlen > 0
@@ -957,7 +914,7 @@ apr_status_t ca_open(apr_pool_t *p, const ca_keyring_t *ring, const char *aad,
     params[1] = OSSL_PARAM_construct_end();
     ctx = EVP_CIPHER_CTX_new();
     if (ctx == NULL
-        || EVP_DecryptInit_ex2(ctx, cipher_gcm(), k->key, blob, NULL) != 1
+        || EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), k->key, blob, NULL) != 1
         || EVP_CIPHER_CTX_set_params(ctx, params) != 1) {
         err = "cipher setup failed";
         goto done;
