@@ -6,7 +6,7 @@
 #   as root copies the tree (default ~clientapi/work). CA_FUZZ_SECONDS=N: time per fuzz target.
 #   A run's state (PostgreSQL log, sandbox log, t/logs) stays in the tree until the next run.
 #   CA_VALGRIND=1 runs httpd -X under valgrind memcheck over the endpoint tests (default
-#   $CA_VALGRIND_TESTS, else t/api), stops it and checks the report with t/zz_valgrind.t.
+#   $CA_VALGRIND_TESTS, else t/api but refresh.t), stops it and checks the report with t/zz_valgrind.t.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -131,7 +131,10 @@ t/TEST -start-httpd "${start_opt[@]}" >"$state/start.log" 2>&1 \
 if [ "${CA_VALGRIND:-}" = 1 ]; then
     # the endpoint tests, then httpd stopped (valgrind writes its leak report at exit) and the
     # report checked; the error_log check runs too
-    read -r -a vg_tests <<<"${CA_VALGRIND_TESTS:-t/api}"
+    # t/api without refresh.t: its 20 concurrent renewals outlast, under valgrind, the
+    # deliberate bound on waiting for another request's refresh (503 provider_unavailable);
+    # that is timing, not memory, and the other two passes check it
+    read -r -a vg_tests <<<"${CA_VALGRIND_TESTS:-$(ls t/api/*.t | grep -v '/refresh\.t$' | tr '\n' ' ')}"
     [ $# -gt 0 ] && vg_tests=("$@")
     say "running ${vg_tests[*]} against httpd -X under valgrind"
     rc=0
