@@ -72,14 +72,19 @@ SQL
     } | bpsql "$db" >/dev/null
     t1=$(date +%s.%N)
 
-    # a rollup table (issue 7 item 4) is used by the query once ca_store.c reads it; rows
-    # inserted with SQL only reach it through a trigger, or through --rollup-fill FILE.sql
+    # rows inserted with SQL do not reach the hourly rollups (the module maintains them as it
+    # writes logs): `clientapi rollup rebuild` sums them, as after a hand load; another
+    # rollup scheme can be filled with --rollup-fill FILE.sql instead
     rollups=$(bpsql "$db" -c "SELECT string_agg(table_name, ' ') FROM information_schema.tables
         WHERE table_schema = 'public' AND table_name <> 'request_logs'
         AND table_name ~ '(rollup|hourly|usage)'")
     if [ -n "$rollups" ] && [ -n "$rollup_fill" ]; then
         say "filling rollups with $rollup_fill"
         bpsql "$db" -f "$rollup_fill" >/dev/null
+        bpsql "$db" -c 'ANALYZE' >/dev/null
+    elif [[ " $rollups " == *" request_rollups "* ]]; then
+        say "filling request_rollups with clientapi rollup rebuild"
+        ./clientapi rollup rebuild --driver pgsql --params "$params" >/dev/null
         bpsql "$db" -c 'ANALYZE' >/dev/null
     fi
 
