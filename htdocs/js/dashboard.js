@@ -956,16 +956,43 @@
         return num(v) === null ? '' : String(v);
     }
 
-    function loadUsage() {
-        var f = $('usage-form');
-        var parts = f.elements.range.value.split('/');
-        var until = Math.floor(Date.now() / 1000) + 1;
-        var q = new URLSearchParams({ since: String(until - Number(parts[0])),
-                                      until: String(until), bucket: parts[1] });
+    /* the usage query of the form, or a sentence saying what is wrong with it */
+    function usageQuery(f) {
+        var now = Math.floor(Date.now() / 1000) + 1, q;
+        if (f.elements.range.value !== 'custom') {
+            var parts = f.elements.range.value.split('/');
+            q = new URLSearchParams({ since: String(now - Number(parts[0])), until: String(now),
+                                      bucket: parts[1] });
+        }
+        else {
+            var since = toEpoch(f.elements.since.value);
+            var until = f.elements.until.value ? toEpoch(f.elements.until.value) : now;
+            if (!since) {
+                return 'Choose when the range starts (From).';
+            }
+            if (isNaN(since) || isNaN(until)) {
+                return 'That is not a date and time the page understands.';
+            }
+            if (until <= since) {
+                return 'The range must end (Until) after it starts (From).';
+            }
+            q = new URLSearchParams({ since: String(since), until: String(until),
+                                      bucket: f.elements.bucket.value });
+        }
         if (f.elements.endpoint.value) {
             q.set('endpoint', f.elements.endpoint.value);
         }
+        return q;
+    }
+
+    function loadUsage() {
+        var f = $('usage-form');
         var box = $('usage-message');
+        var q = usageQuery(f);
+        if (typeof q === 'string') {
+            CA.notice(box, q, 'error');
+            return Promise.resolve();
+        }
         CA.notice(box, '', '');
         return api('GET', '/usage?' + q.toString(), undefined, box).then(function (d) {
             if (!d) {
@@ -1010,12 +1037,30 @@
         ev.preventDefault();
         loadUsage();
     });
+    $('usage-range').addEventListener('change', function () {
+        var custom = this.value === 'custom';
+        $('usage-custom').classList.toggle('hidden', !custom);
+        if (custom && !$('usage-since').value) {
+            $('usage-since').focus();
+        }
+    });
 
     /* ---- audit trail (admins) ------------------------------------------------------- */
 
     function loadAudit(more) {
-        var q = '/audit?limit=50' + (more && state.auditBefore ? '&before=' + state.auditBefore : '');
-        return api('GET', q).then(function (d) {
+        var f = $('audit-form'), box = $('audit-message');
+        var q = new URLSearchParams({ limit: '50' });
+        if (f.elements.target_kind.value) {
+            q.set('target_kind', f.elements.target_kind.value);
+        }
+        if (f.elements.target_id.value.trim()) {
+            q.set('target_id', f.elements.target_id.value.trim());
+        }
+        if (more && state.auditBefore) {
+            q.set('before', String(state.auditBefore));
+        }
+        CA.notice(box, '', '');
+        return api('GET', '/audit?' + q.toString(), undefined, box).then(function (d) {
             var body = document.querySelector('#audit-table tbody');
             if (!more) {
                 CA.clear(body);
@@ -1033,11 +1078,16 @@
                     el('td', { text: e.ip || '' })
                 ]));
             });
+            $('audit-empty').classList.toggle('hidden', body.children.length > 0);
             state.auditBefore = d.next_before;
             $('audit-more').classList.toggle('hidden', !d.next_before);
         });
     }
     $('audit-more').addEventListener('click', function () { loadAudit(true); });
+    $('audit-form').addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        loadAudit(false);
+    });
 
     /* ---- contact messages (admins) -------------------------------------------------- */
 

@@ -343,6 +343,34 @@ async function main() {
           'usage: the table under the charts lists the period of the call', JSON.stringify(chartData));
     await shot(page, 'desktop-usage');
 
+    // a custom range: said in words when it is incomplete or backwards, else counted
+    const localInput = (secondsAgo) => page.evaluate((ago) => {
+        const d = new Date(Date.now() - ago * 1000);
+        d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+        return d.toISOString().slice(0, 16);
+    }, secondsAgo);
+    await page.locator('#usage-range').selectOption('custom');
+    check(await page.locator('#usage-since').isVisible(), 'usage: a custom range shows From and Until');
+    await page.locator('#usage-form button[type="submit"]').click();
+    check(/Choose when the range starts/.test(await page.locator('#usage-message').textContent()),
+          'usage: a custom range without From is refused in words');
+    await page.locator('#usage-since').fill(await localInput(3600));
+    await page.locator('#usage-until').fill(await localInput(7200));
+    await page.locator('#usage-form button[type="submit"]').click();
+    check(/must end \(Until\) after it starts/.test(await page.locator('#usage-message').textContent()),
+          'usage: a range that ends before it starts is refused in words');
+    await page.locator('#usage-since').fill(await localInput(3 * 3600));
+    await page.locator('#usage-until').fill('');
+    await page.locator('#usage-bucket').selectOption('hour');
+    await page.locator('#usage-form button[type="submit"]').click();
+    await page.waitForLoadState('networkidle');
+    const customSaid = await page.locator('#usage-summary').textContent();
+    check(/^[1-9]\d* requests/.test(customSaid || '') && await page.locator('#usage-message').isHidden(),
+          'usage: the custom range (the last 3 hours, per hour) counts the call', customSaid);
+    await shot(page, 'desktop-usage-custom');
+    await page.locator('#usage-range').selectOption('86400/hour');
+    check(await page.locator('#usage-since').isHidden(), 'usage: a preset hides From and Until again');
+
     // an answer without per-period percentiles and items (an older or newer server): the
     // page says so instead of drawing nothing or failing
     await page.route('**/dashboard/api/usage?**', async (route) => {
@@ -455,6 +483,20 @@ async function main() {
         check(auditText.includes(a) && auditText.includes(MEMBER), `audit: ${a} by the member is listed`);
     }
     await shot(ap, 'desktop-audit');
+    // the filters: only this endpoint's events, then none for a kind it is not
+    await ap.locator('#audit-kind').selectOption('endpoint');
+    await ap.locator('#audit-target').fill(epId);
+    await ap.locator('#audit-form button[type="submit"]').click();
+    await ap.waitForLoadState('networkidle');
+    const filtered = await ap.locator('#audit-table tbody tr').allTextContents();
+    check(filtered.length >= 4 && filtered.every((t) => t.includes(epId)),
+          'audit: filtered to one endpoint, every event listed is about it', JSON.stringify(filtered.length));
+    await ap.locator('#audit-kind').selectOption('connection');
+    await ap.locator('#audit-form button[type="submit"]').click();
+    await ap.locator('#audit-empty').waitFor({ state: 'visible' });
+    check((await ap.locator('#audit-table tbody tr').count()) === 0,
+          'audit: no connection event has the endpoint\'s id: "No events match"');
+    await shot(ap, 'desktop-audit-filtered');
     await openTab(ap, 'messages');
     const msgRow = ap.locator('#messages-table tbody tr').filter({ hasText: 'journey@example.test' }).first();
     await msgRow.waitFor();
