@@ -9,8 +9,13 @@
 // facts the .t checks afterwards (endpoint id, key hints) are lines {"fact": {...}}.
 // No key or token is ever printed: keys are reported as booleans or hints only.
 import { chromium } from 'playwright-core';
+import dns from 'node:dns';
 import fs from 'node:fs';
 import path from 'node:path';
+
+// The test server listens on 127.0.0.1 only, and "localhost" resolves to ::1 first. Node 20
+// tries both addresses; Debian 12's Node 18 tries only the first, so its fetch() would fail.
+dns.setDefaultResultOrder('ipv4first');
 
 const BASE = process.env.CA_BASE_URL;
 const MEMBER = process.env.CA_MEMBER_EMAIL;
