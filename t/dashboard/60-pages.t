@@ -1,6 +1,6 @@
-# The static pages under htdocs/: no inline script or style, no third-party assets, every
-# referenced asset exists, phone-width viewport, the privacy page states what contract
-# section 6 requires; and, where the test server serves htdocs/, they are served with the
+# The static pages under htdocs/, as served (mod_include puts in their shared parts): no inline
+# script or style, no third-party assets, every referenced asset exists, phone-width viewport,
+# the privacy page states what contract section 6 requires; and they are served with the
 # security headers.
 use strict;
 use warnings;
@@ -9,6 +9,8 @@ use lib $FindBin::Bin;
 use Test::More;
 use CATest;
 use DashTest;
+use Apache::Test ();
+use Encode ();
 
 my $root = "$CATest::ROOT/htdocs";
 opendir my $dh, $root or die "$root: $!";
@@ -21,8 +23,20 @@ is(join(' ', sort keys %want), '', 'every required page exists');
 
 sub slurp { open my $fh, '<:encoding(UTF-8)', $_[0] or die "$_[0]: $!"; local $/; <$fh> }
 
+# the pages are put together by mod_include from htdocs/_inc/ (their shared <head>, header and
+# footer): read them as served, by the virtual host that serves htdocs/ as a deployment does
+# (t/conf/extra.conf.in; t/pages/00-ssi.t checks the assembly itself)
+my $site = Apache::Test::config()->{vhosts}{clientapi_site}
+    or BAIL_OUT('no virtual host clientapi_site in t/conf/extra.conf.in');
+my $site_ua = DashTest::browser();
+sub served {
+    my $res = $site_ua->get("http://$site->{hostport}/$_[0]");
+    die "$_[0]: " . $res->status_line . "\n" unless $res->code == 200;
+    return Encode::decode('UTF-8', $res->content);
+}
+
 for my $p (@pages) {
-    my $html = slurp("$root/$p");
+    my $html = served($p);
     like($html, qr/^<!DOCTYPE html>/i, "$p: HTML5");
     like($html, qr/<html lang="en">/, "$p: language");
     like($html, qr/<meta name="viewport" content="width=device-width, initial-scale=1">/,
