@@ -367,11 +367,21 @@ async function main() {
     await page.locator('#usage-since').fill(await localInput(3 * 3600));
     await page.locator('#usage-until').fill('');
     await page.locator('#usage-bucket').selectOption('hour');
-    await page.locator('#usage-form button[type="submit"]').click();
-    await page.waitForLoadState('networkidle');
-    const customSaid = await page.locator('#usage-summary').textContent();
-    check(/^[1-9]\d* requests/.test(customSaid || '') && await page.locator('#usage-message').isHidden(),
-          'usage: the custom range (the last 3 hours, per hour) counts the call', customSaid);
+    const [customRes] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes('/dashboard/api/usage?')),
+        page.locator('#usage-form button[type="submit"]').click(),
+    ]);
+    const customUrl = new URL(customRes.url());
+    const span = Number(customUrl.searchParams.get('until')) - Number(customUrl.searchParams.get('since'));
+    check(customRes.status() === 200 && customUrl.searchParams.get('bucket') === 'hour'
+          && span > 3 * 3600 - 120 && span < 3 * 3600 + 120,
+          'usage: the custom range asks for the last 3 hours per hour', customUrl.search);
+    const customSaid = await until(async () => {
+        const t = await page.locator('#usage-summary').textContent();
+        return /^[1-9]\d* requests/.test(t || '') ? t : null;
+    });
+    check(customSaid && await page.locator('#usage-message').isHidden(),
+          'usage: the custom range counts the call', customSaid);
     await shot(page, 'desktop-usage-custom');
     await page.locator('#usage-range').selectOption('86400/hour');
     check(await page.locator('#usage-since').isHidden(), 'usage: a preset hides From and Until again');
@@ -491,11 +501,17 @@ async function main() {
     // the filters: only this endpoint's events, then none for a kind it is not
     await ap.locator('#audit-kind').selectOption('endpoint');
     await ap.locator('#audit-target').fill(epId);
-    await ap.locator('#audit-form button[type="submit"]').click();
-    await ap.waitForLoadState('networkidle');
-    const filtered = await ap.locator('#audit-table tbody tr').allTextContents();
-    check(filtered.length >= 4 && filtered.every((t) => t.includes(epId)),
-          'audit: filtered to one endpoint, every event listed is about it', JSON.stringify(filtered.length));
+    await Promise.all([
+        ap.waitForResponse((r) => r.url().includes('/dashboard/api/audit?')
+                           && r.url().includes('target_kind=endpoint')),
+        ap.locator('#audit-form button[type="submit"]').click(),
+    ]);
+    const filtered = await until(async () => {
+        const t = await ap.locator('#audit-table tbody tr').allTextContents();
+        return t.length >= 4 && t.every((x) => x.includes(epId)) ? t : null;
+    });
+    check(filtered, 'audit: filtered to one endpoint, every event listed is about it',
+          String(await ap.locator('#audit-table tbody tr').count()));
     await ap.locator('#audit-kind').selectOption('connection');
     await ap.locator('#audit-form button[type="submit"]').click();
     await ap.locator('#audit-empty').waitFor({ state: 'visible' });
