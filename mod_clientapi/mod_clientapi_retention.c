@@ -17,9 +17,10 @@
 #define CA_PURGE_RETRY    apr_time_from_sec(5)   /* the watchdog's tick: a purge that found
                                                     no database is tried again this soon */
 
-/* When the next purge is due, in the one child that runs the singleton (0: at once). The
- * watchdog starts its thread in child_init, possibly before mod_dbd's child_init has set up
- * the connection pool: a purge that finds no database must not wait an hour. */
+/* When the next purge is due, in the one child that runs the singleton. The watchdog starts
+ * its thread in child_init, possibly before mod_dbd's child_init has set up the connection
+ * pool: the first purge is one tick after the start, and one that finds no database is tried
+ * again a tick later, not an hour later. */
 static apr_time_t next_due;
 static int postponed;
 
@@ -39,6 +40,12 @@ static apr_status_t purge(int state, void *data, apr_pool_t *pool)
     apr_status_t rv;
 
     if (state == AP_WATCHDOG_STATE_STOPPING || apr_time_now() < next_due) {
+        return APR_SUCCESS;
+    }
+    if (state == AP_WATCHDOG_STATE_STARTING) {
+        /* mod_dbd's pool may not be there yet: the first purge comes one tick later, so a
+         * normal start does not warn of a missing database */
+        next_due = apr_time_now() + CA_PURGE_RETRY;
         return APR_SUCCESS;
     }
     if (!(dbd = dbd_open_fn(pool, s))) {

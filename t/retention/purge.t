@@ -1,5 +1,6 @@
 # mod_clientapi_retention.c: mod_watchdog's singleton child purges request logs older than
-# ClientAPILogRetention (30 days in the suite) at start and hourly; newer ones stay.
+# ClientAPILogRetention (30 days in the suite) a tick (5 s) after start and hourly; newer ones
+# stay.
 use strict;
 use warnings;
 use Test::More;
@@ -13,7 +14,7 @@ my $ins = $dbh->prepare(q{INSERT INTO request_logs (endpoint_id, ts, method, sta
 $ins->execute("ep_$tag", time - 31 * 86400, "old-$tag");
 $ins->execute("ep_$tag", time - 29 * 86400, "kept-$tag");
 
-# a graceful restart starts a new generation, whose watchdog purges at once
+# a graceful restart starts a new generation, whose watchdog purges a tick later
 open my $pidf, '<', "$CATest::ROOT/t/logs/httpd.pid" or die $!;
 chomp(my $pid = <$pidf>);
 close $pidf;
