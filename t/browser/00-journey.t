@@ -38,6 +38,10 @@ mkdir $shots;
 unlink glob "$shots/*.png";
 
 local $ENV{CA_BASE_URL} = CATest::base_url();
+# the public pages as a deployment serves them (htdocs/ at the root, index.html at /)
+my $site = Apache::Test::config()->{vhosts}{clientapi_site}
+    or BAIL_OUT('no virtual host clientapi_site in t/conf/extra.conf.in');
+local $ENV{CA_SITE_URL} = "http://$site->{hostport}";
 local $ENV{CA_SANDBOX_URL} = CATest::sandbox_url();
 local $ENV{CA_MEMBER_EMAIL} = $member;
 local $ENV{CA_ADMIN_EMAIL} = $admin;
