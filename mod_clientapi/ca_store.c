@@ -1400,6 +1400,15 @@ apr_status_t ca_store_endpoints_by_user(apr_pool_t *pool, ca_db_t *db,
     return endpoint_list(pool, db, CA_SQL_ENDPOINTS_BY_USER, NARGS(a), a, eps, perr);
 }
 
+apr_status_t ca_store_endpoints_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                     int limit, apr_array_header_t **eps,
+                                     const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, after_id), list_limit(pool, limit)};
+
+    return endpoint_list(pool, db, CA_SQL_ENDPOINTS_PAGE, NARGS(a), a, eps, perr);
+}
+
 apr_status_t ca_store_endpoint_create(apr_pool_t *pool, ca_db_t *db,
                                       ca_endpoint_t *ep, const char *key_hash,
                                       const char *key_hint, apr_int64_t now,
@@ -1657,6 +1666,16 @@ apr_status_t ca_store_connection_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t 
                       connection_fill, c, perr);
 }
 
+apr_status_t ca_store_connections_by_user(apr_pool_t *pool, ca_db_t *db,
+                                          apr_int64_t user_id, apr_array_header_t **list,
+                                          const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, user_id)};
+
+    return select_list(pool, db, CA_SQL_CONNECTIONS_BY_USER, NARGS(a), a, CONN_NCOLS,
+                       connection_fill, sizeof(ca_connection_t *), list, perr);
+}
+
 apr_status_t ca_store_connection_claim_refresh(apr_pool_t *pool, ca_db_t *db,
                                                apr_int64_t id, const char *owner,
                                                apr_int64_t now, apr_int64_t lock_until,
@@ -1772,6 +1791,15 @@ apr_status_t ca_store_user_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                       perr);
 }
 
+apr_status_t ca_store_users_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                 int limit, apr_array_header_t **list, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, after_id), list_limit(pool, limit)};
+
+    return select_list(pool, db, CA_SQL_USERS_PAGE, NARGS(a), a, USER_NCOLS, user_fill,
+                       sizeof(ca_user_t *), list, perr);
+}
+
 /* everything of one endpoint, for account deletion */
 static apr_status_t purge_endpoint(apr_pool_t *pool, ca_db_t *db,
                                    const ca_endpoint_t *ep, const char **perr)
@@ -1802,8 +1830,7 @@ static apr_status_t user_delete_all(apr_pool_t *pool, ca_db_t *db, apr_int64_t i
 {
     const char *uid[] = {ca_db_i64(pool, id)};
     ca_user_t *u;
-    ca_db_rows_t *conns;
-    apr_array_header_t *eps;
+    apr_array_header_t *eps, *conns;
     apr_status_t rv;
     int i, j;
 
@@ -1815,11 +1842,10 @@ static apr_status_t user_delete_all(apr_pool_t *pool, ca_db_t *db, apr_int64_t i
         rv = purge_endpoint(pool, db, APR_ARRAY_IDX(eps, i, ca_endpoint_t *), perr);
     }
     if (rv == APR_SUCCESS) {
-        rv = select_n(pool, db, CA_SQL_CONNECTIONS_BY_USER, 1, uid, CONN_NCOLS, &conns,
-                      perr);
+        rv = ca_store_connections_by_user(pool, db, id, &conns, perr);
     }
-    for (i = 0; rv == APR_SUCCESS && i < conns->rows->nelts; i++) {
-        const char *cid[] = {CA_DB_ROW(conns, i)[0]};
+    for (i = 0; rv == APR_SUCCESS && i < conns->nelts; i++) {
+        const char *cid[] = {ca_db_i64(pool, APR_ARRAY_IDX(conns, i, ca_connection_t *)->id)};
         rv = endpoint_list(pool, db, CA_SQL_ENDPOINTS_BY_CONNECTION, 1, cid, &eps,
                            perr);
         for (j = 0; rv == APR_SUCCESS && j < eps->nelts; j++) {
