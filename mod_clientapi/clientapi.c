@@ -1476,52 +1476,39 @@ static int cmd_connection_list(apr_pool_t *pool, const command_t *cmd, int argc,
         return rc;
     }
     for (;;) {
-        const char *ua[] = {ca_db_i64(pool, after), "500"};
-        ca_db_rows_t *users;
+        apr_array_header_t *users;
         int u, i;
 
         if (only) {
-            const char *one[] = {ca_db_i64(pool, only->id), only->email};
-            users = apr_pcalloc(pool, sizeof(*users));
-            users->ncols = 2;
-            users->rows = apr_array_make(pool, 1, sizeof(const char **));
-            APR_ARRAY_PUSH(users->rows, const char **) = apr_pmemdup(pool, one,
-                                                                      sizeof(one));
+            users = apr_array_make(pool, 1, sizeof(ca_user_t *));
+            APR_ARRAY_PUSH(users, ca_user_t *) = only;
         }
-        else if (ca_db_select_rows(pool, db, CA_SQL_USERS_PAGE, 2, ua, &users, &err)
-                 != APR_SUCCESS) {
+        else if (ca_store_users_page(pool, db, after, 500, &users, &err) != APR_SUCCESS) {
             return fail(cmd, err);
         }
-        for (u = 0; u < users->rows->nelts; u++) {
-            const char **ur = CA_DB_ROW(users, u);
-            const char *ca[] = {ur[0]};
-            ca_db_rows_t *conns;
-            after = ca_db_col_i64(ur[0], after);
-            if (ca_db_select_rows(pool, db, CA_SQL_CONNECTIONS_BY_USER, 1, ca, &conns,
-                                  &err) != APR_SUCCESS) {
+        for (u = 0; u < users->nelts; u++) {
+            const ca_user_t *owner = APR_ARRAY_IDX(users, u, ca_user_t *);
+            apr_array_header_t *conns;
+            after = owner->id;
+            if (ca_store_connections_by_user(pool, db, owner->id, &conns, &err)
+                != APR_SUCCESS) {
                 return fail(cmd, err);
             }
-            for (i = 0; i < conns->rows->nelts; i++) {
-                const char **r = CA_DB_ROW(conns, i);
+            for (i = 0; i < conns->nelts; i++) {
+                const ca_connection_t *c = APR_ARRAY_IDX(conns, i, ca_connection_t *);
                 const char **row = table_row(pool, t);
-                ca_connection_t c;
-                memset(&c, 0, sizeof(c));
-                c.access_token_enc = r[6];
-                c.refresh_token_enc = r[7];
-                c.api_key_enc = r[8];
-                c.client_secret_enc = r[10];
-                row[0] = r[0];
-                row[1] = ur[1];
-                row[2] = r[2];
-                row[3] = r[3];
-                row[4] = r[4];
-                row[5] = r[5];
-                row[6] = r[14];
-                row[7] = fmt_time(pool, ca_db_col_i64(r[13], 0));
-                row[8] = sealed_summary(pool, &c);
+                row[0] = ca_db_i64(pool, c->id);
+                row[1] = owner->email;
+                row[2] = c->provider;
+                row[3] = c->account_id;
+                row[4] = c->account_label;
+                row[5] = c->auth_mode;
+                row[6] = c->status;
+                row[7] = fmt_time(pool, c->expires_at);
+                row[8] = sealed_summary(pool, c);
             }
         }
-        if (only || users->rows->nelts < 500) {
+        if (only || users->nelts < 500) {
             break;
         }
     }
@@ -1677,35 +1664,32 @@ static int cmd_endpoint_list(apr_pool_t *pool, const command_t *cmd, int argc,
         return rc;
     }
     for (;;) {
-        const char *a[] = {ca_db_i64(pool, after), "500"};
-        ca_db_rows_t *rows;
+        apr_array_header_t *eps;
         int i;
 
-        if (ca_db_select_rows(pool, db, CA_SQL_ENDPOINTS_PAGE, 2, a, &rows, &err)
-            != APR_SUCCESS) {
+        if (ca_store_endpoints_page(pool, db, after, 500, &eps, &err) != APR_SUCCESS) {
             return fail(cmd, err);
         }
-        for (i = 0; i < rows->rows->nelts; i++) {
-            const char **r = CA_DB_ROW(rows, i);
+        for (i = 0; i < eps->nelts; i++) {
+            const ca_endpoint_t *ep = APR_ARRAY_IDX(eps, i, ca_endpoint_t *);
             const char **row;
-            after = ca_db_col_i64(r[0], after);
-            if ((u && ca_db_col_i64(r[2], 0) != u->id)
-                || (conn_id && ca_db_col_i64(r[3], 0) != conn_id)) {
+            after = ep->id;
+            if ((u && ep->user_id != u->id) || (conn_id && ep->connection_id != conn_id)) {
                 continue;
             }
             row = table_row(pool, t);
-            row[0] = r[1];
-            row[1] = r[3];
-            row[2] = r[20];
-            row[3] = scope_text(pool, r[5], r[6], r[8]);
-            row[4] = r[10];
-            row[5] = ca_db_col_i64(r[15], 0) ? apr_pstrcat(pool, r[11], " (httpd.conf)",
-                                                           NULL) : r[11];
-            row[6] = r[24] ? r[24] : "none";
-            row[7] = fmt_time(pool, ca_db_col_i64(r[12], 0));
-            row[8] = r[4];
+            row[0] = ep->public_id;
+            row[1] = ca_db_i64(pool, ep->connection_id);
+            row[2] = ep->provider;
+            row[3] = scope_text(pool, ep->scope_kind, ep->company_id, ep->client_id);
+            row[4] = ep->access_mode;
+            row[5] = ep->managed_by_config ? apr_pstrcat(pool, ep->status, " (httpd.conf)",
+                                                         NULL) : ep->status;
+            row[6] = ep->key_hint ? ep->key_hint : "none";
+            row[7] = fmt_time(pool, ep->expires_at);
+            row[8] = ep->name;
         }
-        if (rows->rows->nelts < 500) {
+        if (eps->nelts < 500) {
             break;
         }
     }
