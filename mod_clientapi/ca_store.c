@@ -1295,6 +1295,29 @@ static apr_status_t exec_some(apr_pool_t *pool, ca_db_t *db, const char *label,
     return rv;
 }
 
+/* In one transaction, each statement of labels[0..n) with the one argument id; the
+ * last must delete a row (else CA_DB_ENOTFOUND). */
+static apr_status_t delete_cascade(apr_pool_t *pool, ca_db_t *db,
+                                   const char *const *labels, int n, apr_int64_t id,
+                                   const char **perr)
+{
+    ca_db_txn_t *txn;
+    const char *a[] = {ca_db_i64(pool, id)};
+    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    int i;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; rv == APR_SUCCESS && i < n - 1; i++) {
+        rv = ca_db_exec(pool, db, labels[i], NARGS(a), a, NULL, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_some(pool, db, labels[n - 1], NARGS(a), a, perr);
+    }
+    return ca_db_txn_end(txn, rv, perr);
+}
+
 static char *ascii_lower(apr_pool_t *pool, const char *s)
 {
     char *r, *p;
@@ -1512,21 +1535,12 @@ apr_status_t ca_store_endpoint_reissue_key(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_endpoint_delete(apr_pool_t *pool, ca_db_t *db,
                                       apr_int64_t id, const char **perr)
 {
-    ca_db_txn_t *txn;
-    const char *a[] = {ca_db_i64(pool, id)};
-    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    static const char *const labels[] = {
+        CA_SQL_IDEM_DELETE_FOR_ENDPOINT, CA_SQL_KEYS_DELETE_FOR_ENDPOINT,
+        CA_SQL_ENDPOINT_DELETE
+    };
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = ca_db_exec(pool, db, CA_SQL_IDEM_DELETE_FOR_ENDPOINT, 1, a, NULL, perr);
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_KEYS_DELETE_FOR_ENDPOINT, 1, a, NULL, perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = exec_some(pool, db, CA_SQL_ENDPOINT_DELETE, 1, a, perr);
-    }
-    return ca_db_txn_end(txn, rv, perr);
+    return delete_cascade(pool, db, labels, NARGS(labels), id, perr);
 }
 
 apr_status_t ca_store_endpoint_sync_config(apr_pool_t *pool, ca_db_t *db,
@@ -1717,25 +1731,12 @@ apr_status_t ca_store_connection_release_refresh(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_connection_delete(apr_pool_t *pool, ca_db_t *db,
                                         apr_int64_t id, const char **perr)
 {
-    ca_db_txn_t *txn;
-    const char *a[] = {ca_db_i64(pool, id)};
-    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    static const char *const labels[] = {
+        CA_SQL_IDEM_DELETE_FOR_CONNECTION, CA_SQL_KEYS_DELETE_FOR_CONNECTION,
+        CA_SQL_ENDPOINTS_DELETE_FOR_CONNECTION, CA_SQL_CONNECTION_DELETE
+    };
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = ca_db_exec(pool, db, CA_SQL_IDEM_DELETE_FOR_CONNECTION, 1, a, NULL, perr);
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_KEYS_DELETE_FOR_CONNECTION, 1, a, NULL, perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_ENDPOINTS_DELETE_FOR_CONNECTION, 1, a, NULL,
-                        perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = exec_some(pool, db, CA_SQL_CONNECTION_DELETE, 1, a, perr);
-    }
-    return ca_db_txn_end(txn, rv, perr);
+    return delete_cascade(pool, db, labels, NARGS(labels), id, perr);
 }
 
 /* --- users -------------------------------------------------------------- */
