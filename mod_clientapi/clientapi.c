@@ -917,6 +917,22 @@ static int user_by_email(apr_pool_t *pool, const command_t *cmd, ca_db_t *db,
     return EXIT_OK;
 }
 
+/* Open the database and look up the user of the required --email. */
+static int open_db_user(apr_pool_t *pool, const command_t *cmd, apr_table_t *v,
+                        ca_db_t **db, ca_user_t **u)
+{
+    const char *email = apr_table_get(v, "email");
+    int rc;
+
+    if (email == NULL) {
+        return usage_error(cmd, "--email is required");
+    }
+    if ((rc = open_db(pool, cmd, v, db)) != EXIT_OK) {
+        return rc;
+    }
+    return user_by_email(pool, cmd, *db, email, u);
+}
+
 static int endpoint_by_public_id(apr_pool_t *pool, const command_t *cmd, ca_db_t *db,
                                  const char *public_id, ca_endpoint_t **ep)
 {
@@ -1207,22 +1223,15 @@ static int cmd_passwd(apr_pool_t *pool, const command_t *cmd, int argc,
         O_DRIVER, O_PARAMS, O_END
     };
     apr_table_t *v = apr_table_make(pool, 6);
-    const char *email, *pw = NULL, *hash = NULL, *err = NULL;
+    const char *pw = NULL, *hash = NULL, *err = NULL;
     ca_user_t *u;
     ca_db_t *db;
     apr_status_t rv;
     int ended = 0;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    email = apr_table_get(v, "email");
-    if (email == NULL) {
-        return usage_error(cmd, "--email is required");
-    }
-    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = user_by_email(pool, cmd, db, email, &u)) != EXIT_OK
+    if ((rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL)) != EXIT_OK
+        || (rc = open_db_user(pool, cmd, v, &db, &u)) != EXIT_OK
         || (rc = read_new_password(pool, cmd, apr_table_get(v, "password-file"), &pw))
            != EXIT_OK) {
         return rc;
@@ -1233,7 +1242,7 @@ static int cmd_passwd(apr_pool_t *pool, const command_t *cmd, int argc,
     /* a new password ends every session and lifts a login lock */
     rv = ca_store_user_set_password(pool, db, u->id, hash, now_sec(), &ended, &err);
     if (rv == CA_DB_ENOTFOUND) {
-        err = apr_psprintf(pool, "no user with email %s", email);
+        err = apr_psprintf(pool, "no user with email %s", apr_table_get(v, "email"));
     }
     if (rv != APR_SUCCESS) {
         return fail(cmd, err);
@@ -1252,20 +1261,13 @@ static int cmd_userdel(apr_pool_t *pool, const command_t *cmd, int argc,
         {"email", OPT_EMAIL, 1, "login email"}, O_DRIVER, O_PARAMS, O_END
     };
     apr_table_t *v = apr_table_make(pool, 4);
-    const char *email, *err = NULL;
+    const char *err = NULL;
     ca_user_t *u;
     ca_db_t *db;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    email = apr_table_get(v, "email");
-    if (email == NULL) {
-        return usage_error(cmd, "--email is required");
-    }
-    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = user_by_email(pool, cmd, db, email, &u)) != EXIT_OK) {
+    if ((rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL)) != EXIT_OK
+        || (rc = open_db_user(pool, cmd, v, &db, &u)) != EXIT_OK) {
         return rc;
     }
     if (ca_store_user_delete(pool, db, u->id, &err) != APR_SUCCESS) {
