@@ -2604,13 +2604,20 @@ apr_status_t ca_store_login_attempt(apr_pool_t *pool, ca_db_t *db, const char *e
     return ca_db_exec(pool, db, CA_SQL_LOGIN_ATTEMPT_INSERT, NARGS(a), a, NULL, perr);
 }
 
-static apr_status_t count_of(apr_pool_t *pool, ca_db_t *db, const char *label,
-                             int nargs, const char *const *args, apr_int64_t *count,
-                             const char **perr)
+/* The count of a statement taking (s key, i since); 0 without a key (nothing asked). */
+static apr_status_t count_since(apr_pool_t *pool, ca_db_t *db, const char *label,
+                                const char *key, apr_int64_t since, apr_int64_t *count,
+                                const char **perr)
 {
+    const char *a[] = {key, ca_db_i64(pool, since)};
     const char **r;
-    apr_status_t rv = select_first(pool, db, label, nargs, args, 1, &r, perr);
+    apr_status_t rv;
 
+    if (key == NULL) {
+        *count = 0;
+        return APR_SUCCESS;
+    }
+    rv = select_first(pool, db, label, NARGS(a), a, 1, &r, perr);
     *count = rv == APR_SUCCESS ? col(r[0]) : 0;
     return rv;
 }
@@ -2619,26 +2626,15 @@ apr_status_t ca_store_login_failures_by_ip(apr_pool_t *pool, ca_db_t *db,
                                            const char *ip, apr_int64_t since,
                                            apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ip, ca_db_i64(pool, since)};
-
-    if (ip == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_IP, NARGS(a), a, count, perr);
+    return count_since(pool, db, CA_SQL_LOGIN_FAILURES_BY_IP, ip, since, count, perr);
 }
 
 apr_status_t ca_store_login_failures_by_email(apr_pool_t *pool, ca_db_t *db,
                                               const char *email, apr_int64_t since,
                                               apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ascii_lower(pool, email), ca_db_i64(pool, since)};
-
-    if (email == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_EMAIL, NARGS(a), a, count, perr);
+    return count_since(pool, db, CA_SQL_LOGIN_FAILURES_BY_EMAIL, ascii_lower(pool, email),
+                       since, count, perr);
 }
 
 apr_status_t ca_store_session_insert(apr_pool_t *pool, ca_db_t *db,
@@ -2695,13 +2691,7 @@ apr_status_t ca_store_contacts_count_by_ip(apr_pool_t *pool, ca_db_t *db,
                                            const char *ip, apr_int64_t since,
                                            apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ip, ca_db_i64(pool, since)};
-
-    if (ip == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_CONTACTS_COUNT_BY_IP, NARGS(a), a, count, perr);
+    return count_since(pool, db, CA_SQL_CONTACTS_COUNT_BY_IP, ip, since, count, perr);
 }
 
 static void contact_fill(apr_pool_t *pool, const char **r, void *elt)
