@@ -1191,6 +1191,20 @@ static apr_int64_t col(const char *v)
     return ca_db_col_i64(v, 0);
 }
 
+#define LIST_MAX 1000
+
+/* a page size: 50 by default, at most LIST_MAX */
+static const char *list_limit(apr_pool_t *pool, int limit)
+{
+    return ca_db_i64(pool, limit <= 0 ? 50 : (limit > LIST_MAX ? LIST_MAX : limit));
+}
+
+/* the start of t's hour (t may be negative) */
+static apr_int64_t hour_start(apr_int64_t t)
+{
+    return t - (t % 3600 + 3600) % 3600;
+}
+
 /* select with a known column count */
 static apr_status_t select_n(apr_pool_t *pool, ca_db_t *db, const char *label,
                              int nargs, const char *const *args, int ncols,
@@ -1225,6 +1239,48 @@ static apr_status_t select_first(apr_pool_t *pool, ca_db_t *db, const char *labe
     return APR_SUCCESS;
 }
 
+/* Maps row r into elt: a list element (select_list), or the T * that a single-row
+ * lookup returns (select_obj). */
+typedef void (*row_fill_fn)(apr_pool_t *pool, const char **r, void *elt);
+
+/* The first row mapped by fill into *out (a T *); NULL there when there is none. */
+static apr_status_t select_obj(apr_pool_t *pool, ca_db_t *db, const char *label,
+                               int nargs, const char *const *args, int ncols,
+                               row_fill_fn fill, void *out, const char **perr)
+{
+    const char **r;
+    apr_status_t rv = select_first(pool, db, label, nargs, args, ncols, &r, perr);
+
+    if (rv == APR_SUCCESS) {
+        fill(pool, r, out);
+    }
+    else {
+        memset(out, 0, sizeof(void *));
+    }
+    return rv;
+}
+
+/* Every row mapped by fill into a new array of elt_size elements (*list NULL on error). */
+static apr_status_t select_list(apr_pool_t *pool, ca_db_t *db, const char *label,
+                                int nargs, const char *const *args, int ncols,
+                                row_fill_fn fill, apr_size_t elt_size,
+                                apr_array_header_t **list, const char **perr)
+{
+    ca_db_rows_t *rows;
+    apr_status_t rv = select_n(pool, db, label, nargs, args, ncols, &rows, perr);
+    int i;
+
+    *list = NULL;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *list = apr_array_make(pool, rows->rows->nelts + 1, (int)elt_size);
+    for (i = 0; i < rows->rows->nelts; i++) {
+        fill(pool, CA_DB_ROW(rows, i), apr_array_push(*list));
+    }
+    return APR_SUCCESS;
+}
+
 /* exec that must change at least one row (else CA_DB_ENOTFOUND) */
 static apr_status_t exec_some(apr_pool_t *pool, ca_db_t *db, const char *label,
                               int nargs, const char *const *args, const char **perr)
@@ -1237,6 +1293,29 @@ static apr_status_t exec_some(apr_pool_t *pool, ca_db_t *db, const char *label,
         return CA_DB_ENOTFOUND;
     }
     return rv;
+}
+
+/* In one transaction, each statement of labels[0..n) with the one argument id; the
+ * last must delete a row (else CA_DB_ENOTFOUND). */
+static apr_status_t delete_cascade(apr_pool_t *pool, ca_db_t *db,
+                                   const char *const *labels, int n, apr_int64_t id,
+                                   const char **perr)
+{
+    ca_db_txn_t *txn;
+    const char *a[] = {ca_db_i64(pool, id)};
+    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    int i;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; rv == APR_SUCCESS && i < n - 1; i++) {
+        rv = ca_db_exec(pool, db, labels[i], NARGS(a), a, NULL, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_some(pool, db, labels[n - 1], NARGS(a), a, perr);
+    }
+    return ca_db_txn_end(txn, rv, perr);
 }
 
 static char *ascii_lower(apr_pool_t *pool, const char *s)
@@ -1255,7 +1334,7 @@ static char *ascii_lower(apr_pool_t *pool, const char *s)
     return r;
 }
 
-static ca_endpoint_t *endpoint_from_row(apr_pool_t *pool, const char **r)
+static void endpoint_fill(apr_pool_t *pool, const char **r, void *elt)
 {
     ca_endpoint_t *ep = apr_pcalloc(pool, sizeof(*ep));
 
@@ -1285,18 +1364,7 @@ static ca_endpoint_t *endpoint_from_row(apr_pool_t *pool, const char **r)
     ep->key_id = col(r[23]);
     ep->key_hint = r[24];
     ep->key_expires_at = col(r[25]);
-    return ep;
-}
-
-static apr_status_t endpoint_one(apr_pool_t *pool, ca_db_t *db, const char *label,
-                                 int nargs, const char *const *args,
-                                 ca_endpoint_t **ep, const char **perr)
-{
-    const char **r;
-    apr_status_t rv = select_first(pool, db, label, nargs, args, EP_NCOLS, &r, perr);
-
-    *ep = rv == APR_SUCCESS ? endpoint_from_row(pool, r) : NULL;
-    return rv;
+    *(ca_endpoint_t **)elt = ep;
 }
 
 apr_status_t ca_store_endpoint_by_key(apr_pool_t *pool, ca_db_t *db,
@@ -1310,7 +1378,8 @@ apr_status_t ca_store_endpoint_by_key(apr_pool_t *pool, ca_db_t *db,
         set_err(perr, "no key hash");
         return CA_DB_ENOTFOUND;
     }
-    return endpoint_one(pool, db, CA_SQL_ENDPOINT_BY_KEY, NARGS(a), a, ep, perr);
+    return select_obj(pool, db, CA_SQL_ENDPOINT_BY_KEY, NARGS(a), a, EP_NCOLS,
+                      endpoint_fill, ep, perr);
 }
 
 apr_status_t ca_store_endpoint_by_public_id(apr_pool_t *pool, ca_db_t *db,
@@ -1324,7 +1393,8 @@ apr_status_t ca_store_endpoint_by_public_id(apr_pool_t *pool, ca_db_t *db,
         set_err(perr, "no endpoint id");
         return CA_DB_ENOTFOUND;
     }
-    return endpoint_one(pool, db, CA_SQL_ENDPOINT_BY_PUBLIC_ID, NARGS(a), a, ep, perr);
+    return select_obj(pool, db, CA_SQL_ENDPOINT_BY_PUBLIC_ID, NARGS(a), a, EP_NCOLS,
+                      endpoint_fill, ep, perr);
 }
 
 apr_status_t ca_store_endpoint_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
@@ -1332,27 +1402,16 @@ apr_status_t ca_store_endpoint_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t 
 {
     const char *a[] = {ca_db_i64(pool, id)};
 
-    return endpoint_one(pool, db, CA_SQL_ENDPOINT_BY_ID, NARGS(a), a, ep, perr);
+    return select_obj(pool, db, CA_SQL_ENDPOINT_BY_ID, NARGS(a), a, EP_NCOLS,
+                      endpoint_fill, ep, perr);
 }
 
 static apr_status_t endpoint_list(apr_pool_t *pool, ca_db_t *db, const char *label,
                                   int nargs, const char *const *args,
                                   apr_array_header_t **eps, const char **perr)
 {
-    ca_db_rows_t *rows;
-    apr_status_t rv = select_n(pool, db, label, nargs, args, EP_NCOLS, &rows, perr);
-    int i;
-
-    *eps = NULL;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *eps = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_endpoint_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        APR_ARRAY_PUSH(*eps, ca_endpoint_t *) = endpoint_from_row(pool,
-                                                                  CA_DB_ROW(rows, i));
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, label, nargs, args, EP_NCOLS, endpoint_fill,
+                       sizeof(ca_endpoint_t *), eps, perr);
 }
 
 apr_status_t ca_store_endpoints_by_user(apr_pool_t *pool, ca_db_t *db,
@@ -1362,6 +1421,15 @@ apr_status_t ca_store_endpoints_by_user(apr_pool_t *pool, ca_db_t *db,
     const char *a[] = {ca_db_i64(pool, user_id)};
 
     return endpoint_list(pool, db, CA_SQL_ENDPOINTS_BY_USER, NARGS(a), a, eps, perr);
+}
+
+apr_status_t ca_store_endpoints_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                     int limit, apr_array_header_t **eps,
+                                     const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, after_id), list_limit(pool, limit)};
+
+    return endpoint_list(pool, db, CA_SQL_ENDPOINTS_PAGE, NARGS(a), a, eps, perr);
 }
 
 apr_status_t ca_store_endpoint_create(apr_pool_t *pool, ca_db_t *db,
@@ -1467,21 +1535,12 @@ apr_status_t ca_store_endpoint_reissue_key(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_endpoint_delete(apr_pool_t *pool, ca_db_t *db,
                                       apr_int64_t id, const char **perr)
 {
-    ca_db_txn_t *txn;
-    const char *a[] = {ca_db_i64(pool, id)};
-    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    static const char *const labels[] = {
+        CA_SQL_IDEM_DELETE_FOR_ENDPOINT, CA_SQL_KEYS_DELETE_FOR_ENDPOINT,
+        CA_SQL_ENDPOINT_DELETE
+    };
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = ca_db_exec(pool, db, CA_SQL_IDEM_DELETE_FOR_ENDPOINT, 1, a, NULL, perr);
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_KEYS_DELETE_FOR_ENDPOINT, 1, a, NULL, perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = exec_some(pool, db, CA_SQL_ENDPOINT_DELETE, 1, a, perr);
-    }
-    return ca_db_txn_end(txn, rv, perr);
+    return delete_cascade(pool, db, labels, NARGS(labels), id, perr);
 }
 
 apr_status_t ca_store_endpoint_sync_config(apr_pool_t *pool, ca_db_t *db,
@@ -1562,7 +1621,7 @@ apr_status_t ca_store_endpoint_sync_config(apr_pool_t *pool, ca_db_t *db,
 
 /* --- connections -------------------------------------------------------- */
 
-static ca_connection_t *connection_from_row(apr_pool_t *pool, const char **r)
+static void connection_fill(apr_pool_t *pool, const char **r, void *elt)
 {
     ca_connection_t *c = apr_pcalloc(pool, sizeof(*c));
 
@@ -1586,7 +1645,7 @@ static ca_connection_t *connection_from_row(apr_pool_t *pool, const char **r)
     c->last_refresh_at = col(r[17]);
     c->created_at = col(r[18]);
     c->updated_at = col(r[19]);
-    return c;
+    *(ca_connection_t **)elt = c;
 }
 
 apr_status_t ca_store_connection_insert(apr_pool_t *pool, ca_db_t *db,
@@ -1616,12 +1675,19 @@ apr_status_t ca_store_connection_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t 
                                      ca_connection_t **c, const char **perr)
 {
     const char *a[] = {ca_db_i64(pool, id)};
-    const char **r;
-    apr_status_t rv = select_first(pool, db, CA_SQL_CONNECTION_GET, 1, a, CONN_NCOLS,
-                                   &r, perr);
 
-    *c = rv == APR_SUCCESS ? connection_from_row(pool, r) : NULL;
-    return rv;
+    return select_obj(pool, db, CA_SQL_CONNECTION_GET, NARGS(a), a, CONN_NCOLS,
+                      connection_fill, c, perr);
+}
+
+apr_status_t ca_store_connections_by_user(apr_pool_t *pool, ca_db_t *db,
+                                          apr_int64_t user_id, apr_array_header_t **list,
+                                          const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, user_id)};
+
+    return select_list(pool, db, CA_SQL_CONNECTIONS_BY_USER, NARGS(a), a, CONN_NCOLS,
+                       connection_fill, sizeof(ca_connection_t *), list, perr);
 }
 
 apr_status_t ca_store_connection_claim_refresh(apr_pool_t *pool, ca_db_t *db,
@@ -1665,30 +1731,17 @@ apr_status_t ca_store_connection_release_refresh(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_connection_delete(apr_pool_t *pool, ca_db_t *db,
                                         apr_int64_t id, const char **perr)
 {
-    ca_db_txn_t *txn;
-    const char *a[] = {ca_db_i64(pool, id)};
-    apr_status_t rv = ca_db_txn_begin(pool, db, &txn, perr);
+    static const char *const labels[] = {
+        CA_SQL_IDEM_DELETE_FOR_CONNECTION, CA_SQL_KEYS_DELETE_FOR_CONNECTION,
+        CA_SQL_ENDPOINTS_DELETE_FOR_CONNECTION, CA_SQL_CONNECTION_DELETE
+    };
 
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = ca_db_exec(pool, db, CA_SQL_IDEM_DELETE_FOR_CONNECTION, 1, a, NULL, perr);
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_KEYS_DELETE_FOR_CONNECTION, 1, a, NULL, perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ca_db_exec(pool, db, CA_SQL_ENDPOINTS_DELETE_FOR_CONNECTION, 1, a, NULL,
-                        perr);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = exec_some(pool, db, CA_SQL_CONNECTION_DELETE, 1, a, perr);
-    }
-    return ca_db_txn_end(txn, rv, perr);
+    return delete_cascade(pool, db, labels, NARGS(labels), id, perr);
 }
 
 /* --- users -------------------------------------------------------------- */
 
-static ca_user_t *user_from_row(apr_pool_t *pool, const char **r)
+static void user_fill(apr_pool_t *pool, const char **r, void *elt)
 {
     ca_user_t *u = apr_pcalloc(pool, sizeof(*u));
 
@@ -1701,7 +1754,7 @@ static ca_user_t *user_from_row(apr_pool_t *pool, const char **r)
     u->disabled_at = col(r[6]);
     u->failed_logins = (int)col(r[7]);
     u->locked_until = col(r[8]);
-    return u;
+    *(ca_user_t **)elt = u;
 }
 
 apr_status_t ca_store_user_create(apr_pool_t *pool, ca_db_t *db, const char *email,
@@ -1725,24 +1778,27 @@ apr_status_t ca_store_user_by_email(apr_pool_t *pool, ca_db_t *db, const char *e
                                     ca_user_t **u, const char **perr)
 {
     const char *a[] = {ascii_lower(pool, email)};
-    const char **r;
-    apr_status_t rv = select_first(pool, db, CA_SQL_USER_BY_EMAIL, 1, a, USER_NCOLS,
-                                   &r, perr);
 
-    *u = rv == APR_SUCCESS ? user_from_row(pool, r) : NULL;
-    return rv;
+    return select_obj(pool, db, CA_SQL_USER_BY_EMAIL, NARGS(a), a, USER_NCOLS, user_fill,
+                      u, perr);
 }
 
 apr_status_t ca_store_user_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                                  ca_user_t **u, const char **perr)
 {
     const char *a[] = {ca_db_i64(pool, id)};
-    const char **r;
-    apr_status_t rv = select_first(pool, db, CA_SQL_USER_BY_ID, 1, a, USER_NCOLS, &r,
-                                   perr);
 
-    *u = rv == APR_SUCCESS ? user_from_row(pool, r) : NULL;
-    return rv;
+    return select_obj(pool, db, CA_SQL_USER_BY_ID, NARGS(a), a, USER_NCOLS, user_fill, u,
+                      perr);
+}
+
+apr_status_t ca_store_users_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                 int limit, apr_array_header_t **list, const char **perr)
+{
+    const char *a[] = {ca_db_i64(pool, after_id), list_limit(pool, limit)};
+
+    return select_list(pool, db, CA_SQL_USERS_PAGE, NARGS(a), a, USER_NCOLS, user_fill,
+                       sizeof(ca_user_t *), list, perr);
 }
 
 /* everything of one endpoint, for account deletion */
@@ -1775,8 +1831,7 @@ static apr_status_t user_delete_all(apr_pool_t *pool, ca_db_t *db, apr_int64_t i
 {
     const char *uid[] = {ca_db_i64(pool, id)};
     ca_user_t *u;
-    ca_db_rows_t *conns;
-    apr_array_header_t *eps;
+    apr_array_header_t *eps, *conns;
     apr_status_t rv;
     int i, j;
 
@@ -1788,11 +1843,10 @@ static apr_status_t user_delete_all(apr_pool_t *pool, ca_db_t *db, apr_int64_t i
         rv = purge_endpoint(pool, db, APR_ARRAY_IDX(eps, i, ca_endpoint_t *), perr);
     }
     if (rv == APR_SUCCESS) {
-        rv = select_n(pool, db, CA_SQL_CONNECTIONS_BY_USER, 1, uid, CONN_NCOLS, &conns,
-                      perr);
+        rv = ca_store_connections_by_user(pool, db, id, &conns, perr);
     }
-    for (i = 0; rv == APR_SUCCESS && i < conns->rows->nelts; i++) {
-        const char *cid[] = {CA_DB_ROW(conns, i)[0]};
+    for (i = 0; rv == APR_SUCCESS && i < conns->nelts; i++) {
+        const char *cid[] = {ca_db_i64(pool, APR_ARRAY_IDX(conns, i, ca_connection_t *)->id)};
         rv = endpoint_list(pool, db, CA_SQL_ENDPOINTS_BY_CONNECTION, 1, cid, &eps,
                            perr);
         for (j = 0; rv == APR_SUCCESS && j < eps->nelts; j++) {
@@ -1835,36 +1889,52 @@ apr_status_t ca_store_user_delete(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
 
 /* --- sessions, OAuth states, idempotency -------------------------------- */
 
+static void session_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_session_t *x = apr_pcalloc(pool, sizeof(*x));
+
+    x->id_hash = r[0];
+    x->user_id = col(r[1]);
+    x->csrf_token_hash = r[2];
+    x->created_at = col(r[3]);
+    x->last_seen_at = col(r[4]);
+    x->expires_at = col(r[5]);
+    x->ip = r[6];
+    x->user_agent = r[7];
+    x->email = r[8];
+    x->role = r[9];
+    x->user_disabled_at = col(r[10]);
+    *(ca_session_t **)elt = x;
+}
+
 apr_status_t ca_store_session_get(apr_pool_t *pool, ca_db_t *db, const char *id_hash,
                                   apr_int64_t now, ca_session_t **s,
                                   const char **perr)
 {
     const char *a[] = {id_hash, ca_db_i64(pool, now)};
-    const char **r;
-    apr_status_t rv;
 
-    *s = NULL;
     if (id_hash == NULL) {
+        *s = NULL;
         set_err(perr, "no session");
         return CA_DB_ENOTFOUND;
     }
-    rv = select_first(pool, db, CA_SQL_SESSION_GET, NARGS(a), a, 11, &r, perr);
-    if (rv == APR_SUCCESS) {
-        ca_session_t *x = apr_pcalloc(pool, sizeof(*x));
-        x->id_hash = r[0];
-        x->user_id = col(r[1]);
-        x->csrf_token_hash = r[2];
-        x->created_at = col(r[3]);
-        x->last_seen_at = col(r[4]);
-        x->expires_at = col(r[5]);
-        x->ip = r[6];
-        x->user_agent = r[7];
-        x->email = r[8];
-        x->role = r[9];
-        x->user_disabled_at = col(r[10]);
-        *s = x;
-    }
-    return rv;
+    return select_obj(pool, db, CA_SQL_SESSION_GET, NARGS(a), a, 11, session_fill, s,
+                      perr);
+}
+
+static void oauth_state_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_oauth_state_t *x = apr_pcalloc(pool, sizeof(*x));
+
+    x->state_hash = r[0];
+    x->session_id_hash = r[1];
+    x->user_id = col(r[2]);
+    x->provider = r[3];
+    x->code_verifier_enc = r[4];
+    x->redirect_after = r[5];
+    x->created_at = col(r[6]);
+    x->expires_at = col(r[7]);
+    *(ca_oauth_state_t **)elt = x;
 }
 
 apr_status_t ca_store_oauth_state_consume(apr_pool_t *pool, ca_db_t *db,
@@ -1873,28 +1943,16 @@ apr_status_t ca_store_oauth_state_consume(apr_pool_t *pool, ca_db_t *db,
 {
     const char *snow = ca_db_i64(pool, now);
     const char *a[] = {snow, state_hash, snow};
-    const char **r;
     apr_status_t rv;
 
-    *st = NULL;
     if (state_hash == NULL) {
+        *st = NULL;
         set_err(perr, "no state");
         return CA_DB_ENOTFOUND;
     }
-    rv = select_first(pool, db, CA_SQL_OAUTH_STATE_CONSUME, NARGS(a), a, 8, &r, perr);
-    if (rv == APR_SUCCESS) {
-        ca_oauth_state_t *x = apr_pcalloc(pool, sizeof(*x));
-        x->state_hash = r[0];
-        x->session_id_hash = r[1];
-        x->user_id = col(r[2]);
-        x->provider = r[3];
-        x->code_verifier_enc = r[4];
-        x->redirect_after = r[5];
-        x->created_at = col(r[6]);
-        x->expires_at = col(r[7]);
-        *st = x;
-    }
-    else if (rv == CA_DB_ENOTFOUND) {
+    rv = select_obj(pool, db, CA_SQL_OAUTH_STATE_CONSUME, NARGS(a), a, 8, oauth_state_fill,
+                    st, perr);
+    if (rv == CA_DB_ENOTFOUND) {
         set_err(perr, "unknown, used or expired state");
     }
     return rv;
@@ -1917,30 +1975,30 @@ apr_status_t ca_store_idem_claim(apr_pool_t *pool, ca_db_t *db,
     return rv;
 }
 
+static void idem_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_idem_record_t *x = apr_pcalloc(pool, sizeof(*x));
+
+    x->endpoint_id = col(r[0]);
+    x->idem_key_hash = r[1];
+    x->request_hash = r[2];
+    x->status = (int)col(r[3]);
+    x->headers = r[4];
+    x->body = r[5];
+    x->created_at = col(r[6]);
+    x->expires_at = col(r[7]);
+    *(ca_idem_record_t **)elt = x;
+}
+
 apr_status_t ca_store_idem_get(apr_pool_t *pool, ca_db_t *db,
                                apr_int64_t endpoint_id, const char *key_hash,
                                apr_int64_t now, ca_idem_record_t **rec,
                                const char **perr)
 {
     const char *a[] = {ca_db_i64(pool, endpoint_id), key_hash, ca_db_i64(pool, now)};
-    const char **r;
-    apr_status_t rv = select_first(pool, db, CA_SQL_IDEM_GET, NARGS(a), a, IDEM_NCOLS,
-                                   &r, perr);
 
-    *rec = NULL;
-    if (rv == APR_SUCCESS) {
-        ca_idem_record_t *x = apr_pcalloc(pool, sizeof(*x));
-        x->endpoint_id = col(r[0]);
-        x->idem_key_hash = r[1];
-        x->request_hash = r[2];
-        x->status = (int)col(r[3]);
-        x->headers = r[4];
-        x->body = r[5];
-        x->created_at = col(r[6]);
-        x->expires_at = col(r[7]);
-        *rec = x;
-    }
-    return rv;
+    return select_obj(pool, db, CA_SQL_IDEM_GET, NARGS(a), a, IDEM_NCOLS, idem_fill, rec,
+                      perr);
 }
 
 /* --- request logs, audit, retention ------------------------------------- */
@@ -2126,7 +2184,7 @@ apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
     /* rollups of the rows actually inserted, once per (endpoint, hour) */
     for (i = 0; rv == APR_SUCCESS && i < n; i++) {
         const ca_request_log_t *l = rows[i];
-        apr_int64_t hour = l->ts - (l->ts % 3600 + 3600) % 3600;
+        apr_int64_t hour = hour_start(l->ts);
         const char *key;
         rollup_t *g;
 
@@ -2173,7 +2231,7 @@ apr_status_t ca_store_request_logs_write(apr_pool_t *pool, ca_db_t *db,
 apr_status_t ca_store_rollups_rebuild(apr_pool_t *pool, ca_db_t *db, apr_int64_t since,
                                       int *groups, const char **perr)
 {
-    const char *a[] = {ca_db_i64(pool, since - (since % 3600 + 3600) % 3600)};
+    const char *a[] = {ca_db_i64(pool, hour_start(since))};
     ca_db_txn_t *txn = NULL;
     apr_status_t rv;
     int n = 0;
@@ -2195,27 +2253,46 @@ apr_status_t ca_store_rollups_rebuild(apr_pool_t *pool, ca_db_t *db, apr_int64_t
     return rv;
 }
 
-apr_status_t ca_store_request_logs_list(apr_pool_t *pool, ca_db_t *db,
-                                        const ca_log_filter_t *f,
-                                        apr_array_header_t **logs, const char **perr)
+static void log_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_request_log_t *l = apr_pcalloc(pool, sizeof(*l));
+
+    l->id = col(r[0]);
+    l->endpoint_id = r[1];
+    l->ts = col(r[2]);
+    l->method = r[3];
+    l->resource = r[4];
+    l->record_id = r[5];
+    l->status = (int)col(r[6]);
+    l->item_count = ca_db_col_i64(r[7], -1);
+    l->duration_us = col(r[8]);
+    l->query = r[9];
+    l->error_code = r[10];
+    l->error_detail = r[11];
+    l->client_ip = r[12];
+    l->user_agent = r[13];
+    l->request_id = r[14];
+    *(ca_request_log_t **)elt = l;
+}
+
+/* Logs by a LOG_FILTERS statement: its first argument (none if NULL), then f's. */
+static apr_status_t logs_select(apr_pool_t *pool, ca_db_t *db, const char *label,
+                                const char *first, const ca_log_filter_t *f,
+                                apr_array_header_t **logs, const char **perr)
 {
     ca_log_filter_t none;
     const char *cts, *cid;
     const char *a[15];
-    int n = 0, i, limit;
-    ca_db_rows_t *rows;
-    apr_status_t rv;
+    int n = 0;
 
-    *logs = NULL;
     if (f == NULL) {
         memset(&none, 0, sizeof(none));
         f = &none;
     }
-    limit = f->limit <= 0 ? 50 : (f->limit > 1000 ? 1000 : f->limit);
     cts = f->cursor_ts ? ca_db_i64(pool, f->cursor_ts) : I64_MAX_STR;
     cid = f->cursor_ts ? ca_db_i64(pool, f->cursor_id) : I64_MAX_STR;
-    if (f->endpoint_id) {
-        a[n++] = f->endpoint_id;
+    if (first) {
+        a[n++] = first;
     }
     a[n++] = ca_db_i64(pool, f->since);
     a[n++] = f->until ? ca_db_i64(pool, f->until) : I64_MAX_STR;
@@ -2228,35 +2305,19 @@ apr_status_t ca_store_request_logs_list(apr_pool_t *pool, ca_db_t *db,
     a[n++] = cts;
     a[n++] = cts;
     a[n++] = cid;
-    a[n++] = ca_db_i64(pool, limit);
-    rv = select_n(pool, db, f->endpoint_id ? CA_SQL_REQUEST_LOGS_BY_ENDPOINT
-                                           : CA_SQL_REQUEST_LOGS_ALL,
-                  n, a, LOG_NCOLS, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *logs = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_request_log_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_request_log_t *l = apr_pcalloc(pool, sizeof(*l));
-        l->id = col(r[0]);
-        l->endpoint_id = r[1];
-        l->ts = col(r[2]);
-        l->method = r[3];
-        l->resource = r[4];
-        l->record_id = r[5];
-        l->status = (int)col(r[6]);
-        l->item_count = ca_db_col_i64(r[7], -1);
-        l->duration_us = col(r[8]);
-        l->query = r[9];
-        l->error_code = r[10];
-        l->error_detail = r[11];
-        l->client_ip = r[12];
-        l->user_agent = r[13];
-        l->request_id = r[14];
-        APR_ARRAY_PUSH(*logs, ca_request_log_t *) = l;
-    }
-    return APR_SUCCESS;
+    a[n++] = list_limit(pool, f->limit);
+    return select_list(pool, db, label, n, a, LOG_NCOLS, log_fill,
+                       sizeof(ca_request_log_t *), logs, perr);
+}
+
+apr_status_t ca_store_request_logs_list(apr_pool_t *pool, ca_db_t *db,
+                                        const ca_log_filter_t *f,
+                                        apr_array_header_t **logs, const char **perr)
+{
+    const char *ep = f ? f->endpoint_id : NULL;
+
+    return logs_select(pool, db, ep ? CA_SQL_REQUEST_LOGS_BY_ENDPOINT
+                                    : CA_SQL_REQUEST_LOGS_ALL, ep, f, logs, perr);
 }
 
 apr_status_t ca_store_audit(apr_pool_t *pool, ca_db_t *db, apr_int64_t user_id,
@@ -2297,8 +2358,7 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
         } while (rv == APR_SUCCESS && n >= PURGE_BATCH);
         if (rv == APR_SUCCESS) {
             /* the hours that ended before the cutoff: all of their logs are gone */
-            apr_int64_t cut = now - log_retention_sec;
-            const char *hours[] = {ca_db_i64(pool, cut - (cut % 3600 + 3600) % 3600)};
+            const char *hours[] = {ca_db_i64(pool, hour_start(now - log_retention_sec))};
             rv = ca_db_exec(pool, db, CA_SQL_ROLLUPS_PURGE, 1, hours, &n, perr);
             total += n;
         }
@@ -2333,11 +2393,26 @@ apr_status_t ca_store_purge(apr_pool_t *pool, ca_db_t *db, apr_int64_t now,
  * Dashboard, sessions, login throttling, contact form
  * ------------------------------------------------------------------------- */
 
-#define LIST_MAX 1000
-
-static const char *list_limit(apr_pool_t *pool, int limit)
+static void connection_info_fill(apr_pool_t *pool, const char **r, void *elt)
 {
-    return ca_db_i64(pool, limit <= 0 ? 50 : (limit > LIST_MAX ? LIST_MAX : limit));
+    ca_connection_info_t *c = apr_pcalloc(pool, sizeof(*c));
+
+    c->id = col(r[0]);
+    c->user_id = col(r[1]);
+    c->provider = r[2];
+    c->account_id = r[3];
+    c->account_label = r[4];
+    c->auth_mode = r[5];
+    c->scopes = r[6];
+    c->expires_at = col(r[7]);
+    c->status = r[8];
+    c->last_refresh_at = col(r[9]);
+    c->created_at = col(r[10]);
+    c->updated_at = col(r[11]);
+    c->owner_email = r[12];
+    c->has_credentials = col(r[13]) != 0;
+    c->endpoint_count = (int)col(r[14]);
+    *(ca_connection_info_t **)elt = c;
 }
 
 apr_status_t ca_store_connections_list(apr_pool_t *pool, ca_db_t *db,
@@ -2347,37 +2422,17 @@ apr_status_t ca_store_connections_list(apr_pool_t *pool, ca_db_t *db,
 {
     const char *uid = opt_i64(pool, user_id);
     const char *a[] = {uid, uid, ca_db_i64(pool, after_id), list_limit(pool, limit)};
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int i;
 
-    *list = NULL;
-    rv = select_n(pool, db, CA_SQL_CONNECTIONS_LIST, NARGS(a), a, 15, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_connection_info_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_connection_info_t *c = apr_pcalloc(pool, sizeof(*c));
-        c->id = col(r[0]);
-        c->user_id = col(r[1]);
-        c->provider = r[2];
-        c->account_id = r[3];
-        c->account_label = r[4];
-        c->auth_mode = r[5];
-        c->scopes = r[6];
-        c->expires_at = col(r[7]);
-        c->status = r[8];
-        c->last_refresh_at = col(r[9]);
-        c->created_at = col(r[10]);
-        c->updated_at = col(r[11]);
-        c->owner_email = r[12];
-        c->has_credentials = col(r[13]) != 0;
-        c->endpoint_count = (int)col(r[14]);
-        APR_ARRAY_PUSH(*list, ca_connection_info_t *) = c;
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, CA_SQL_CONNECTIONS_LIST, NARGS(a), a, 15,
+                       connection_info_fill, sizeof(ca_connection_info_t *), list, perr);
+}
+
+static void endpoint_listed_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_endpoint_listed_t *l = elt;
+
+    endpoint_fill(pool, r, &l->ep);
+    l->owner_email = r[EP_NCOLS];
 }
 
 apr_status_t ca_store_endpoints_list(apr_pool_t *pool, ca_db_t *db,
@@ -2387,24 +2442,21 @@ apr_status_t ca_store_endpoints_list(apr_pool_t *pool, ca_db_t *db,
 {
     const char *uid = opt_i64(pool, user_id);
     const char *a[] = {uid, uid, ca_db_i64(pool, after_id), list_limit(pool, limit)};
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int i;
 
-    *list = NULL;
-    rv = select_n(pool, db, CA_SQL_ENDPOINTS_LIST, NARGS(a), a, EP_NCOLS + 1, &rows,
-                  perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_endpoint_listed_t));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_endpoint_listed_t *l = apr_array_push(*list);
-        l->ep = endpoint_from_row(pool, r);
-        l->owner_email = r[EP_NCOLS];
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, CA_SQL_ENDPOINTS_LIST, NARGS(a), a, EP_NCOLS + 1,
+                       endpoint_listed_fill, sizeof(ca_endpoint_listed_t), list, perr);
+}
+
+static void key_info_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_key_info_t *k = apr_pcalloc(pool, sizeof(*k));
+
+    k->id = col(r[0]);
+    k->key_hint = r[1];
+    k->created_at = col(r[2]);
+    k->expires_at = col(r[3]);
+    k->revoked_at = col(r[4]);
+    *(ca_key_info_t **)elt = k;
 }
 
 apr_status_t ca_store_keys_by_endpoint(apr_pool_t *pool, ca_db_t *db,
@@ -2412,49 +2464,9 @@ apr_status_t ca_store_keys_by_endpoint(apr_pool_t *pool, ca_db_t *db,
                                        apr_array_header_t **keys, const char **perr)
 {
     const char *a[] = {ca_db_i64(pool, endpoint_id)};
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int i;
 
-    *keys = NULL;
-    rv = select_n(pool, db, CA_SQL_KEYS_BY_ENDPOINT, NARGS(a), a, 5, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *keys = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_key_info_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_key_info_t *k = apr_pcalloc(pool, sizeof(*k));
-        k->id = col(r[0]);
-        k->key_hint = r[1];
-        k->created_at = col(r[2]);
-        k->expires_at = col(r[3]);
-        k->revoked_at = col(r[4]);
-        APR_ARRAY_PUSH(*keys, ca_key_info_t *) = k;
-    }
-    return APR_SUCCESS;
-}
-
-static ca_request_log_t *log_from_row(apr_pool_t *pool, const char **r)
-{
-    ca_request_log_t *l = apr_pcalloc(pool, sizeof(*l));
-
-    l->id = col(r[0]);
-    l->endpoint_id = r[1];
-    l->ts = col(r[2]);
-    l->method = r[3];
-    l->resource = r[4];
-    l->record_id = r[5];
-    l->status = (int)col(r[6]);
-    l->item_count = ca_db_col_i64(r[7], -1);
-    l->duration_us = col(r[8]);
-    l->query = r[9];
-    l->error_code = r[10];
-    l->error_detail = r[11];
-    l->client_ip = r[12];
-    l->user_agent = r[13];
-    l->request_id = r[14];
-    return l;
+    return select_list(pool, db, CA_SQL_KEYS_BY_ENDPOINT, NARGS(a), a, 5, key_info_fill,
+                       sizeof(ca_key_info_t *), keys, perr);
 }
 
 apr_status_t ca_store_request_logs_of_user(apr_pool_t *pool, ca_db_t *db,
@@ -2463,55 +2475,35 @@ apr_status_t ca_store_request_logs_of_user(apr_pool_t *pool, ca_db_t *db,
                                            apr_array_header_t **logs,
                                            const char **perr)
 {
-    ca_log_filter_t none;
-    const char *cts, *cid;
-    const char *a[15];
-    int n = 0, i, limit;
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-
-    *logs = NULL;
-    if (f == NULL) {
-        memset(&none, 0, sizeof(none));
-        f = &none;
-    }
-    limit = f->limit <= 0 ? 50 : (f->limit > 1000 ? 1000 : f->limit);
-    cts = f->cursor_ts ? ca_db_i64(pool, f->cursor_ts) : I64_MAX_STR;
-    cid = f->cursor_ts ? ca_db_i64(pool, f->cursor_id) : I64_MAX_STR;
-    a[n++] = ca_db_i64(pool, user_id);
-    a[n++] = ca_db_i64(pool, f->since);
-    a[n++] = f->until ? ca_db_i64(pool, f->until) : I64_MAX_STR;
-    a[n++] = ca_db_i64(pool, f->status_min);
-    a[n++] = f->status_max ? ca_db_i64(pool, f->status_max) : I64_MAX_STR;
-    a[n++] = f->method;
-    a[n++] = f->method;
-    a[n++] = f->resource;
-    a[n++] = f->resource;
-    a[n++] = cts;
-    a[n++] = cts;
-    a[n++] = cid;
-    a[n++] = ca_db_i64(pool, limit);
-    rv = select_n(pool, db, CA_SQL_REQUEST_LOGS_BY_USER, n, a, LOG_NCOLS, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *logs = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_request_log_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        APR_ARRAY_PUSH(*logs, ca_request_log_t *) = log_from_row(pool, CA_DB_ROW(rows, i));
-    }
-    return APR_SUCCESS;
+    return logs_select(pool, db, CA_SQL_REQUEST_LOGS_BY_USER, ca_db_i64(pool, user_id), f,
+                       logs, perr);
 }
 
 apr_status_t ca_store_request_log_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                                       ca_request_log_t **log, const char **perr)
 {
     const char *a[] = {ca_db_i64(pool, id)};
-    const char **r;
-    apr_status_t rv = select_first(pool, db, CA_SQL_REQUEST_LOG_GET, NARGS(a), a,
-                                   LOG_NCOLS, &r, perr);
 
-    *log = rv == APR_SUCCESS ? log_from_row(pool, r) : NULL;
-    return rv;
+    return select_obj(pool, db, CA_SQL_REQUEST_LOG_GET, NARGS(a), a, LOG_NCOLS, log_fill,
+                      log, perr);
+}
+
+static void usage_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_usage_bucket_t *u = elt;
+    int h;
+
+    u->t = col(r[0]);
+    u->requests = col(r[1]);
+    u->errors_4xx = col(r[2]);
+    u->errors_5xx = col(r[3]);
+    u->items = col(r[4]);
+    u->status_2xx = col(r[5]);
+    u->status_3xx = col(r[6]);
+    u->duration_us = col(r[7]);
+    for (h = 0; h < CA_ROLLUP_BUCKETS; h++) {
+        u->hist[h] = col(r[8 + h]);
+    }
 }
 
 apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_id,
@@ -2522,9 +2514,7 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
     const char *b = ca_db_i64(pool, bucket_sec);
     const char *a[5];
     const char *label;
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int n = 0, i;
+    int n = 0;
 
     *buckets = NULL;
     if (bucket_sec < 1) {
@@ -2544,30 +2534,10 @@ apr_status_t ca_store_usage(apr_pool_t *pool, ca_db_t *db, const char *endpoint_
     else {
         label = CA_SQL_USAGE_ALL;
     }
-    a[n++] = ca_db_i64(pool, since - (since % 3600 + 3600) % 3600);
+    a[n++] = ca_db_i64(pool, hour_start(since));
     a[n++] = ca_db_i64(pool, until);
-    rv = select_n(pool, db, label, n, a, USAGE_NCOLS, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *buckets = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_usage_bucket_t));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_usage_bucket_t *u = apr_array_push(*buckets);
-        int h;
-        u->t = col(r[0]);
-        u->requests = col(r[1]);
-        u->errors_4xx = col(r[2]);
-        u->errors_5xx = col(r[3]);
-        u->items = col(r[4]);
-        u->status_2xx = col(r[5]);
-        u->status_3xx = col(r[6]);
-        u->duration_us = col(r[7]);
-        for (h = 0; h < CA_ROLLUP_BUCKETS; h++) {
-            u->hist[h] = col(r[8 + h]);
-        }
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, label, n, a, USAGE_NCOLS, usage_fill,
+                       sizeof(ca_usage_bucket_t), buckets, perr);
 }
 
 apr_status_t ca_store_user_login_failed(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
@@ -2634,13 +2604,20 @@ apr_status_t ca_store_login_attempt(apr_pool_t *pool, ca_db_t *db, const char *e
     return ca_db_exec(pool, db, CA_SQL_LOGIN_ATTEMPT_INSERT, NARGS(a), a, NULL, perr);
 }
 
-static apr_status_t count_of(apr_pool_t *pool, ca_db_t *db, const char *label,
-                             int nargs, const char *const *args, apr_int64_t *count,
-                             const char **perr)
+/* The count of a statement taking (s key, i since); 0 without a key (nothing asked). */
+static apr_status_t count_since(apr_pool_t *pool, ca_db_t *db, const char *label,
+                                const char *key, apr_int64_t since, apr_int64_t *count,
+                                const char **perr)
 {
+    const char *a[] = {key, ca_db_i64(pool, since)};
     const char **r;
-    apr_status_t rv = select_first(pool, db, label, nargs, args, 1, &r, perr);
+    apr_status_t rv;
 
+    if (key == NULL) {
+        *count = 0;
+        return APR_SUCCESS;
+    }
+    rv = select_first(pool, db, label, NARGS(a), a, 1, &r, perr);
     *count = rv == APR_SUCCESS ? col(r[0]) : 0;
     return rv;
 }
@@ -2649,26 +2626,15 @@ apr_status_t ca_store_login_failures_by_ip(apr_pool_t *pool, ca_db_t *db,
                                            const char *ip, apr_int64_t since,
                                            apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ip, ca_db_i64(pool, since)};
-
-    if (ip == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_IP, NARGS(a), a, count, perr);
+    return count_since(pool, db, CA_SQL_LOGIN_FAILURES_BY_IP, ip, since, count, perr);
 }
 
 apr_status_t ca_store_login_failures_by_email(apr_pool_t *pool, ca_db_t *db,
                                               const char *email, apr_int64_t since,
                                               apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ascii_lower(pool, email), ca_db_i64(pool, since)};
-
-    if (email == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_LOGIN_FAILURES_BY_EMAIL, NARGS(a), a, count, perr);
+    return count_since(pool, db, CA_SQL_LOGIN_FAILURES_BY_EMAIL, ascii_lower(pool, email),
+                       since, count, perr);
 }
 
 apr_status_t ca_store_session_insert(apr_pool_t *pool, ca_db_t *db,
@@ -2725,13 +2691,22 @@ apr_status_t ca_store_contacts_count_by_ip(apr_pool_t *pool, ca_db_t *db,
                                            const char *ip, apr_int64_t since,
                                            apr_int64_t *count, const char **perr)
 {
-    const char *a[] = {ip, ca_db_i64(pool, since)};
+    return count_since(pool, db, CA_SQL_CONTACTS_COUNT_BY_IP, ip, since, count, perr);
+}
 
-    if (ip == NULL) {
-        *count = 0;
-        return APR_SUCCESS;
-    }
-    return count_of(pool, db, CA_SQL_CONTACTS_COUNT_BY_IP, NARGS(a), a, count, perr);
+static void contact_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_contact_t *c = apr_pcalloc(pool, sizeof(*c));
+
+    c->id = col(r[0]);
+    c->name = r[1];
+    c->email = r[2];
+    c->company = r[3];
+    c->message = r[4];
+    c->ip = r[5];
+    c->created_at = col(r[6]);
+    c->handled_at = col(r[7]);
+    *(ca_contact_t **)elt = c;
 }
 
 apr_status_t ca_store_contacts_page(apr_pool_t *pool, ca_db_t *db,
@@ -2740,30 +2715,9 @@ apr_status_t ca_store_contacts_page(apr_pool_t *pool, ca_db_t *db,
 {
     const char *a[] = {before_id > 0 ? ca_db_i64(pool, before_id) : I64_MAX_STR,
                        list_limit(pool, limit)};
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int i;
 
-    *list = NULL;
-    rv = select_n(pool, db, CA_SQL_CONTACTS_PAGE, NARGS(a), a, 8, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_contact_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_contact_t *c = apr_pcalloc(pool, sizeof(*c));
-        c->id = col(r[0]);
-        c->name = r[1];
-        c->email = r[2];
-        c->company = r[3];
-        c->message = r[4];
-        c->ip = r[5];
-        c->created_at = col(r[6]);
-        c->handled_at = col(r[7]);
-        APR_ARRAY_PUSH(*list, ca_contact_t *) = c;
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, CA_SQL_CONTACTS_PAGE, NARGS(a), a, 8, contact_fill,
+                       sizeof(ca_contact_t *), list, perr);
 }
 
 apr_status_t ca_store_contact_set_handled(apr_pool_t *pool, ca_db_t *db,
@@ -2783,6 +2737,22 @@ apr_status_t ca_store_contact_delete(apr_pool_t *pool, ca_db_t *db, apr_int64_t 
     return exec_some(pool, db, CA_SQL_CONTACT_DELETE, NARGS(a), a, perr);
 }
 
+static void audit_fill(apr_pool_t *pool, const char **r, void *elt)
+{
+    ca_audit_event_t *e = apr_pcalloc(pool, sizeof(*e));
+
+    e->id = col(r[0]);
+    e->user_id = col(r[1]);
+    e->actor_email = r[2];
+    e->action = r[3];
+    e->target_kind = r[4];
+    e->target_id = r[5];
+    e->detail = r[6];
+    e->ip = r[7];
+    e->created_at = col(r[8]);
+    *(ca_audit_event_t **)elt = e;
+}
+
 apr_status_t ca_store_audit_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t before_id,
                                  const char *target_kind, const char *target_id,
                                  apr_int64_t user_id, int limit,
@@ -2792,29 +2762,7 @@ apr_status_t ca_store_audit_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t befo
     const char *a[] = {before_id > 0 ? ca_db_i64(pool, before_id) : I64_MAX_STR,
                        target_kind, target_kind, target_id, target_id, uid, uid,
                        list_limit(pool, limit)};
-    ca_db_rows_t *rows;
-    apr_status_t rv;
-    int i;
 
-    *list = NULL;
-    rv = select_n(pool, db, CA_SQL_AUDIT_PAGE, NARGS(a), a, 9, &rows, perr);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    *list = apr_array_make(pool, rows->rows->nelts + 1, sizeof(ca_audit_event_t *));
-    for (i = 0; i < rows->rows->nelts; i++) {
-        const char **r = CA_DB_ROW(rows, i);
-        ca_audit_event_t *e = apr_pcalloc(pool, sizeof(*e));
-        e->id = col(r[0]);
-        e->user_id = col(r[1]);
-        e->actor_email = r[2];
-        e->action = r[3];
-        e->target_kind = r[4];
-        e->target_id = r[5];
-        e->detail = r[6];
-        e->ip = r[7];
-        e->created_at = col(r[8]);
-        APR_ARRAY_PUSH(*list, ca_audit_event_t *) = e;
-    }
-    return APR_SUCCESS;
+    return select_list(pool, db, CA_SQL_AUDIT_PAGE, NARGS(a), a, 9, audit_fill,
+                       sizeof(ca_audit_event_t *), list, perr);
 }

@@ -416,6 +416,11 @@ apr_status_t ca_store_endpoint_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t 
 apr_status_t ca_store_endpoints_by_user(apr_pool_t *pool, ca_db_t *db,
                                         apr_int64_t user_id,
                                         apr_array_header_t **eps, const char **perr);
+/* Endpoints ordered by id, after after_id, at most limit (1..1000; default 50) of
+ * them (*eps: ca_endpoint_t *). */
+apr_status_t ca_store_endpoints_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                     int limit, apr_array_header_t **eps,
+                                     const char **perr);
 
 /* Insert ep (public_id, user_id, connection_id, name, scope, access_mode, status
  * ("active" if NULL), expires_at, ip_allow, rate_limit, managed_by_config) and
@@ -487,6 +492,10 @@ apr_status_t ca_store_connection_insert(apr_pool_t *pool, ca_db_t *db,
                                         const char **perr);
 apr_status_t ca_store_connection_get(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                                      ca_connection_t **c, const char **perr);
+/* Connections of a user, ordered by id (*list: ca_connection_t *). */
+apr_status_t ca_store_connections_by_user(apr_pool_t *pool, ca_db_t *db,
+                                          apr_int64_t user_id, apr_array_header_t **list,
+                                          const char **perr);
 /* Take the refresh lock until lock_until, if free or expired at now:
  * APR_SUCCESS, or CA_DB_ENOTCLAIMED (held by someone, or no such connection). */
 apr_status_t ca_store_connection_claim_refresh(apr_pool_t *pool, ca_db_t *db,
@@ -522,6 +531,10 @@ apr_status_t ca_store_user_by_email(apr_pool_t *pool, ca_db_t *db, const char *e
                                     ca_user_t **u, const char **perr);
 apr_status_t ca_store_user_by_id(apr_pool_t *pool, ca_db_t *db, apr_int64_t id,
                                  ca_user_t **u, const char **perr);
+/* Users ordered by id, after after_id, at most limit (1..1000; default 50) of them
+ * (*list: ca_user_t *). */
+apr_status_t ca_store_users_page(apr_pool_t *pool, ca_db_t *db, apr_int64_t after_id,
+                                 int limit, apr_array_header_t **list, const char **perr);
 /* Delete an account and everything it owns (sessions, OAuth states,
  * connections, endpoints, keys, idempotency records, request logs of its
  * endpoints, login attempts of its email), in one transaction. Audit events

@@ -305,6 +305,30 @@ static int parse_i64(const char *s, apr_int64_t min, apr_int64_t max, apr_int64_
     return 1;
 }
 
+/* parse_opts for a command that names one endpoint: *public_id = its ep_ID argument. */
+static int parse_endpoint_opts(apr_pool_t *pool, const command_t *cmd, int argc,
+                               const char *const *argv, const apr_getopt_option_t *opts,
+                               apr_table_t *values, const char **public_id)
+{
+    const char *pos[1];
+    int rc = parse_opts(pool, cmd, argc, argv, opts, values, 1, 1, pos);
+
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (!ca_endpoint_id_valid(pos[0])) {
+        return usage_error(cmd, apr_psprintf(pool, "\"%s\" is not an endpoint id", pos[0]));
+    }
+    *public_id = pos[0];
+    return EXIT_OK;
+}
+
+/* The usage error for a --connection that is not a connection id. */
+static int bad_connection_opt(const command_t *cmd)
+{
+    return usage_error(cmd, "--connection must be a connection id (a positive integer)");
+}
+
 /* 1 if s (NUL-terminated) is 1..max bytes without control characters. */
 static int plain_text(const char *s, apr_size_t max)
 {
@@ -321,6 +345,14 @@ static int plain_text(const char *s, apr_size_t max)
         }
     }
     return 1;
+}
+
+/* The usage error for an option whose value is not plain_text(value, max). */
+static int bad_text_opt(apr_pool_t *pool, const command_t *cmd, const char *name,
+                        apr_size_t max)
+{
+    return usage_error(cmd, apr_psprintf(pool, "--%s must be 1..%lu characters without "
+                                         "control characters", name, (unsigned long)max));
 }
 
 /* An id as it appears in a scope (and in an httpd.conf line): 1..255 visible
@@ -633,6 +665,18 @@ static void secret_track(apr_pool_t *p, const char *s)
     apr_pool_cleanup_register(p, w, wipe_cleanup, apr_pool_cleanup_null);
 }
 
+/* A new endpoint key (wiped with the pool), its hash and, if hint is not NULL, its
+ * hint; 0 if there were no random bytes. */
+static int new_key(apr_pool_t *p, char **key, const char **hash, const char **hint)
+{
+    if (ca_key_generate(p, key) != APR_SUCCESS || (*hash = ca_key_hash(p, *key)) == NULL
+        || (hint && (*hint = ca_key_hint(p, *key)) == NULL)) {
+        return 0;
+    }
+    secret_track(p, *key);
+    return 1;
+}
+
 /* Read all of path ("-": stdin), at most max bytes, without stdio buffers.
  * NULL on success, else an error message. */
 static const char *read_all(apr_pool_t *p, const char *path, apr_size_t max,
@@ -873,6 +917,22 @@ static int user_by_email(apr_pool_t *pool, const command_t *cmd, ca_db_t *db,
     return EXIT_OK;
 }
 
+/* Open the database and look up the user of the required --email. */
+static int open_db_user(apr_pool_t *pool, const command_t *cmd, apr_table_t *v,
+                        ca_db_t **db, ca_user_t **u)
+{
+    const char *email = apr_table_get(v, "email");
+    int rc;
+
+    if (email == NULL) {
+        return usage_error(cmd, "--email is required");
+    }
+    if ((rc = open_db(pool, cmd, v, db)) != EXIT_OK) {
+        return rc;
+    }
+    return user_by_email(pool, cmd, *db, email, u);
+}
+
 static int endpoint_by_public_id(apr_pool_t *pool, const command_t *cmd, ca_db_t *db,
                                  const char *public_id, ca_endpoint_t **ep)
 {
@@ -1053,8 +1113,7 @@ static int cmd_key(apr_pool_t *pool, const command_t *cmd, int argc,
                            " _ (4..64 characters)");
     }
     if (conn && !parse_i64(conn, 1, 0x7fffffff, &n)) {
-        return usage_error(cmd, "--connection must be a connection id (a positive "
-                           "integer)");
+        return bad_connection_opt(cmd);
     }
     if (scope && (err = parse_scope(pool, scope, 0, &sc)) != NULL) {
         return usage_error(cmd, err);
@@ -1071,11 +1130,9 @@ static int cmd_key(apr_pool_t *pool, const command_t *cmd, int argc,
         }
         ep = newid;
     }
-    if (ca_key_generate(pool, &key) != APR_SUCCESS
-        || (hash = ca_key_hash(pool, key)) == NULL) {
+    if (!new_key(pool, &key, &hash, NULL)) {
         return fail(cmd, "cannot make a key (no random bytes?)");
     }
-    secret_track(pool, key);
     printf("key: %s\n", key);
     printf("ClientAPIEndpoint %s connection=%s scope=%s mode=%s key=%s\n", ep,
            conn ? apr_psprintf(pool, "%" APR_INT64_T_FMT, n) : "CONNECTION-ID",
@@ -1166,24 +1223,15 @@ static int cmd_passwd(apr_pool_t *pool, const command_t *cmd, int argc,
         O_DRIVER, O_PARAMS, O_END
     };
     apr_table_t *v = apr_table_make(pool, 6);
-    const char *email, *pw = NULL, *hash = NULL, *err = NULL, *d, *pa, *sid;
+    const char *pw = NULL, *hash = NULL, *err = NULL;
     ca_user_t *u;
     ca_db_t *db;
-    ca_db_txn_t *txn;
     apr_status_t rv;
     int ended = 0;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    email = apr_table_get(v, "email");
-    if (email == NULL) {
-        return usage_error(cmd, "--email is required");
-    }
-    if ((rc = db_args(cmd, v, &d, &pa)) != EXIT_OK
-        || (rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = user_by_email(pool, cmd, db, email, &u)) != EXIT_OK
+    if ((rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL)) != EXIT_OK
+        || (rc = open_db_user(pool, cmd, v, &db, &u)) != EXIT_OK
         || (rc = read_new_password(pool, cmd, apr_table_get(v, "password-file"), &pw))
            != EXIT_OK) {
         return rc;
@@ -1191,31 +1239,16 @@ static int cmd_passwd(apr_pool_t *pool, const command_t *cmd, int argc,
     if (ca_password_hash(pool, pw, 0, &hash, &err) != APR_SUCCESS) {
         return fail(cmd, err);
     }
-    sid = ca_db_i64(pool, u->id);
-    rv = ca_db_txn_begin(pool, db, &txn, &err);
-    if (rv == APR_SUCCESS) {
-        const char *a[] = {hash, ca_db_i64(pool, now_sec()), sid};
-        const char *one[] = {sid};
-        int n = 0;
-        rv = ca_db_exec(pool, db, CA_SQL_USER_SET_PASSWORD, 3, a, &n, &err);
-        if (rv == APR_SUCCESS && n == 0) {
-            rv = CA_DB_ENOTFOUND;
-            err = apr_psprintf(pool, "no user with email %s", email);
-        }
-        if (rv == APR_SUCCESS) {
-            /* a new password ends every session and lifts a login lock */
-            rv = ca_db_exec(pool, db, CA_SQL_SESSIONS_DELETE_FOR_USER, 1, one, &ended,
-                            &err);
-        }
-        if (rv == APR_SUCCESS) {
-            rv = ca_db_exec(pool, db, CA_SQL_USER_LOGIN_OK, 1, one, NULL, &err);
-        }
-        rv = ca_db_txn_end(txn, rv, &err);
+    /* a new password ends every session and lifts a login lock */
+    rv = ca_store_user_set_password(pool, db, u->id, hash, now_sec(), &ended, &err);
+    if (rv == CA_DB_ENOTFOUND) {
+        err = apr_psprintf(pool, "no user with email %s", apr_table_get(v, "email"));
     }
     if (rv != APR_SUCCESS) {
         return fail(cmd, err);
     }
-    audit(pool, db, cmd, "user.password", "user", sid, "password changed");
+    audit(pool, db, cmd, "user.password", "user", ca_db_i64(pool, u->id),
+          "password changed");
     printf("password changed for %s (%d session%s ended)\n", u->email, ended,
            ended == 1 ? "" : "s");
     return EXIT_OK;
@@ -1228,20 +1261,13 @@ static int cmd_userdel(apr_pool_t *pool, const command_t *cmd, int argc,
         {"email", OPT_EMAIL, 1, "login email"}, O_DRIVER, O_PARAMS, O_END
     };
     apr_table_t *v = apr_table_make(pool, 4);
-    const char *email, *err = NULL;
+    const char *err = NULL;
     ca_user_t *u;
     ca_db_t *db;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    email = apr_table_get(v, "email");
-    if (email == NULL) {
-        return usage_error(cmd, "--email is required");
-    }
-    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = user_by_email(pool, cmd, db, email, &u)) != EXIT_OK) {
+    if ((rc = parse_opts(pool, cmd, argc, argv, opts, v, 0, 0, NULL)) != EXIT_OK
+        || (rc = open_db_user(pool, cmd, v, &db, &u)) != EXIT_OK) {
         return rc;
     }
     if (ca_store_user_delete(pool, db, u->id, &err) != APR_SUCCESS) {
@@ -1307,16 +1333,13 @@ static int cmd_connection_add(apr_pool_t *pool, const command_t *cmd, int argc,
                                              provider));
     }
     if (!plain_text(account, MAX_TEXT)) {
-        return usage_error(cmd, "--account-id must be 1..255 characters without control "
-                           "characters");
+        return bad_text_opt(pool, cmd, "account-id", MAX_TEXT);
     }
     if (label && !plain_text(label, MAX_TEXT)) {
-        return usage_error(cmd, "--label must be 1..255 characters without control "
-                           "characters");
+        return bad_text_opt(pool, cmd, "label", MAX_TEXT);
     }
     if (scopes && !plain_text(scopes, MAX_SCOPES)) {
-        return usage_error(cmd, "--scopes must be 1..1024 characters without control "
-                           "characters");
+        return bad_text_opt(pool, cmd, "scopes", MAX_SCOPES);
     }
     if ((kfile != NULL) == (afile != NULL)) {
         return usage_error(cmd, "give exactly one of --api-key-file and "
@@ -1455,52 +1478,39 @@ static int cmd_connection_list(apr_pool_t *pool, const command_t *cmd, int argc,
         return rc;
     }
     for (;;) {
-        const char *ua[] = {ca_db_i64(pool, after), "500"};
-        ca_db_rows_t *users;
+        apr_array_header_t *users;
         int u, i;
 
         if (only) {
-            const char *one[] = {ca_db_i64(pool, only->id), only->email};
-            users = apr_pcalloc(pool, sizeof(*users));
-            users->ncols = 2;
-            users->rows = apr_array_make(pool, 1, sizeof(const char **));
-            APR_ARRAY_PUSH(users->rows, const char **) = apr_pmemdup(pool, one,
-                                                                      sizeof(one));
+            users = apr_array_make(pool, 1, sizeof(ca_user_t *));
+            APR_ARRAY_PUSH(users, ca_user_t *) = only;
         }
-        else if (ca_db_select_rows(pool, db, CA_SQL_USERS_PAGE, 2, ua, &users, &err)
-                 != APR_SUCCESS) {
+        else if (ca_store_users_page(pool, db, after, 500, &users, &err) != APR_SUCCESS) {
             return fail(cmd, err);
         }
-        for (u = 0; u < users->rows->nelts; u++) {
-            const char **ur = CA_DB_ROW(users, u);
-            const char *ca[] = {ur[0]};
-            ca_db_rows_t *conns;
-            after = ca_db_col_i64(ur[0], after);
-            if (ca_db_select_rows(pool, db, CA_SQL_CONNECTIONS_BY_USER, 1, ca, &conns,
-                                  &err) != APR_SUCCESS) {
+        for (u = 0; u < users->nelts; u++) {
+            const ca_user_t *owner = APR_ARRAY_IDX(users, u, ca_user_t *);
+            apr_array_header_t *conns;
+            after = owner->id;
+            if (ca_store_connections_by_user(pool, db, owner->id, &conns, &err)
+                != APR_SUCCESS) {
                 return fail(cmd, err);
             }
-            for (i = 0; i < conns->rows->nelts; i++) {
-                const char **r = CA_DB_ROW(conns, i);
+            for (i = 0; i < conns->nelts; i++) {
+                const ca_connection_t *c = APR_ARRAY_IDX(conns, i, ca_connection_t *);
                 const char **row = table_row(pool, t);
-                ca_connection_t c;
-                memset(&c, 0, sizeof(c));
-                c.access_token_enc = r[6];
-                c.refresh_token_enc = r[7];
-                c.api_key_enc = r[8];
-                c.client_secret_enc = r[10];
-                row[0] = r[0];
-                row[1] = ur[1];
-                row[2] = r[2];
-                row[3] = r[3];
-                row[4] = r[4];
-                row[5] = r[5];
-                row[6] = r[14];
-                row[7] = fmt_time(pool, ca_db_col_i64(r[13], 0));
-                row[8] = sealed_summary(pool, &c);
+                row[0] = ca_db_i64(pool, c->id);
+                row[1] = owner->email;
+                row[2] = c->provider;
+                row[3] = c->account_id;
+                row[4] = c->account_label;
+                row[5] = c->auth_mode;
+                row[6] = c->status;
+                row[7] = fmt_time(pool, c->expires_at);
+                row[8] = sealed_summary(pool, c);
             }
         }
-        if (only || users->rows->nelts < 500) {
+        if (only || users->nelts < 500) {
             break;
         }
     }
@@ -1526,7 +1536,7 @@ static int cmd_endpoint_add(apr_pool_t *pool, const command_t *cmd, int argc,
     };
     apr_table_t *v = apr_table_make(pool, 8);
     const char *conn, *scope, *mode, *name, *exp, *ipa, *ip_allow = NULL, *bad, *err;
-    const char *hash, *hint, *d, *pa;
+    const char *hash, *hint;
     char *key = NULL, *public_id = NULL;
     apr_int64_t conn_id = 0, expires_at = 0, now = now_sec();
     ca_connection_t *c;
@@ -1549,8 +1559,7 @@ static int cmd_endpoint_add(apr_pool_t *pool, const command_t *cmd, int argc,
         return usage_error(cmd, "--connection, --scope and --mode are required");
     }
     if (!parse_i64(conn, 1, APR_INT64_MAX, &conn_id)) {
-        return usage_error(cmd, "--connection must be a connection id (a positive "
-                           "integer)");
+        return bad_connection_opt(cmd);
     }
     if ((err = parse_scope(pool, scope, 1, &sc)) != NULL) {
         return usage_error(cmd, err);
@@ -1559,8 +1568,7 @@ static int cmd_endpoint_add(apr_pool_t *pool, const command_t *cmd, int argc,
         return usage_error(cmd, "--mode must be read-only or read-write");
     }
     if (name && !plain_text(name, MAX_TEXT)) {
-        return usage_error(cmd, "--name must be 1..255 characters without control "
-                           "characters");
+        return bad_text_opt(pool, cmd, "name", MAX_TEXT);
     }
     if (exp && !parse_i64(exp, 1, APR_INT64_C(253402300799), &expires_at)) {
         return usage_error(cmd, "--expires-at must be a unix time (seconds)");
@@ -1572,8 +1580,7 @@ static int cmd_endpoint_add(apr_pool_t *pool, const command_t *cmd, int argc,
         return usage_error(cmd, apr_psprintf(pool, "--ip-allow: \"%s\" is not an IPv4 or "
                                              "IPv6 address or CIDR block", bad));
     }
-    if ((rc = db_args(cmd, v, &d, &pa)) != EXIT_OK
-        || (rc = open_db(pool, cmd, v, &db)) != EXIT_OK) {
+    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK) {
         return rc;
     }
     rv = ca_store_connection_get(pool, db, conn_id, &c, &err);
@@ -1587,12 +1594,9 @@ static int cmd_endpoint_add(apr_pool_t *pool, const command_t *cmd, int argc,
         return fail(cmd, apr_psprintf(pool, "connection %s is disconnected", conn));
     }
     if (ca_endpoint_id_generate(pool, &public_id) != APR_SUCCESS
-        || ca_key_generate(pool, &key) != APR_SUCCESS
-        || (hash = ca_key_hash(pool, key)) == NULL
-        || (hint = ca_key_hint(pool, key)) == NULL) {
+        || !new_key(pool, &key, &hash, &hint)) {
         return fail(cmd, "cannot make an endpoint id or key (no random bytes?)");
     }
-    secret_track(pool, key);
     memset(&ep, 0, sizeof(ep));
     ep.public_id = public_id;
     ep.user_id = c->user_id;
@@ -1655,43 +1659,39 @@ static int cmd_endpoint_list(apr_pool_t *pool, const command_t *cmd, int argc,
     email = apr_table_get(v, "user");
     conn = apr_table_get(v, "connection");
     if (conn && !parse_i64(conn, 1, APR_INT64_MAX, &conn_id)) {
-        return usage_error(cmd, "--connection must be a connection id (a positive "
-                           "integer)");
+        return bad_connection_opt(cmd);
     }
     if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
         || (email && (rc = user_by_email(pool, cmd, db, email, &u)) != EXIT_OK)) {
         return rc;
     }
     for (;;) {
-        const char *a[] = {ca_db_i64(pool, after), "500"};
-        ca_db_rows_t *rows;
+        apr_array_header_t *eps;
         int i;
 
-        if (ca_db_select_rows(pool, db, CA_SQL_ENDPOINTS_PAGE, 2, a, &rows, &err)
-            != APR_SUCCESS) {
+        if (ca_store_endpoints_page(pool, db, after, 500, &eps, &err) != APR_SUCCESS) {
             return fail(cmd, err);
         }
-        for (i = 0; i < rows->rows->nelts; i++) {
-            const char **r = CA_DB_ROW(rows, i);
+        for (i = 0; i < eps->nelts; i++) {
+            const ca_endpoint_t *ep = APR_ARRAY_IDX(eps, i, ca_endpoint_t *);
             const char **row;
-            after = ca_db_col_i64(r[0], after);
-            if ((u && ca_db_col_i64(r[2], 0) != u->id)
-                || (conn_id && ca_db_col_i64(r[3], 0) != conn_id)) {
+            after = ep->id;
+            if ((u && ep->user_id != u->id) || (conn_id && ep->connection_id != conn_id)) {
                 continue;
             }
             row = table_row(pool, t);
-            row[0] = r[1];
-            row[1] = r[3];
-            row[2] = r[20];
-            row[3] = scope_text(pool, r[5], r[6], r[8]);
-            row[4] = r[10];
-            row[5] = ca_db_col_i64(r[15], 0) ? apr_pstrcat(pool, r[11], " (httpd.conf)",
-                                                           NULL) : r[11];
-            row[6] = r[24] ? r[24] : "none";
-            row[7] = fmt_time(pool, ca_db_col_i64(r[12], 0));
-            row[8] = r[4];
+            row[0] = ep->public_id;
+            row[1] = ca_db_i64(pool, ep->connection_id);
+            row[2] = ep->provider;
+            row[3] = scope_text(pool, ep->scope_kind, ep->company_id, ep->client_id);
+            row[4] = ep->access_mode;
+            row[5] = ep->managed_by_config ? apr_pstrcat(pool, ep->status, " (httpd.conf)",
+                                                         NULL) : ep->status;
+            row[6] = ep->key_hint ? ep->key_hint : "none";
+            row[7] = fmt_time(pool, ep->expires_at);
+            row[8] = ep->name;
         }
-        if (rows->rows->nelts < 500) {
+        if (eps->nelts < 500) {
             break;
         }
     }
@@ -1704,20 +1704,15 @@ static int endpoint_set_status(apr_pool_t *pool, const command_t *cmd, int argc,
 {
     static const apr_getopt_option_t opts[] = {O_DRIVER, O_PARAMS, O_END};
     apr_table_t *v = apr_table_make(pool, 4);
-    const char *pos[1], *err = NULL;
+    const char *id, *err = NULL;
     ca_endpoint_t *ep;
     ca_db_t *db;
     apr_status_t rv;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 1, 1, pos);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    if (!ca_endpoint_id_valid(pos[0])) {
-        return usage_error(cmd, apr_psprintf(pool, "\"%s\" is not an endpoint id", pos[0]));
-    }
-    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = endpoint_by_public_id(pool, cmd, db, pos[0], &ep)) != EXIT_OK) {
+    if ((rc = parse_endpoint_opts(pool, cmd, argc, argv, opts, v, &id)) != EXIT_OK
+        || (rc = open_db(pool, cmd, v, &db)) != EXIT_OK
+        || (rc = endpoint_by_public_id(pool, cmd, db, id, &ep)) != EXIT_OK) {
         return rc;
     }
     if (strcmp(ep->status, status) == 0) {
@@ -1756,27 +1751,24 @@ static int cmd_endpoint_reissue(apr_pool_t *pool, const command_t *cmd, int argc
         O_DRIVER, O_PARAMS, O_END
     };
     apr_table_t *v = apr_table_make(pool, 4);
-    const char *pos[1], *grace, *err = NULL, *hash, *hint;
+    const char *id, *grace, *err = NULL, *hash, *hint;
     char *key = NULL;
     apr_int64_t grace_sec = 0, now = now_sec();
     ca_endpoint_t *ep;
     ca_db_t *db;
     apr_status_t rv;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 1, 1, pos);
+    int rc = parse_endpoint_opts(pool, cmd, argc, argv, opts, v, &id);
 
     if (rc != EXIT_OK) {
         return rc;
     }
     grace = apr_table_get(v, "grace");
-    if (!ca_endpoint_id_valid(pos[0])) {
-        return usage_error(cmd, apr_psprintf(pool, "\"%s\" is not an endpoint id", pos[0]));
-    }
     if (grace && !parse_i64(grace, 0, CA_STORE_MAX_GRACE, &grace_sec)) {
         return usage_error(cmd, "--grace must be a number of seconds from 0 to 86400 "
                            "(24 h)");
     }
     if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = endpoint_by_public_id(pool, cmd, db, pos[0], &ep)) != EXIT_OK) {
+        || (rc = endpoint_by_public_id(pool, cmd, db, id, &ep)) != EXIT_OK) {
         return rc;
     }
     if (ep->managed_by_config) {
@@ -1785,12 +1777,9 @@ static int cmd_endpoint_reissue(apr_pool_t *pool, const command_t *cmd, int argc
                                       "ClientAPIEndpoint line", ep->public_id,
                                       ep->public_id));
     }
-    if (ca_key_generate(pool, &key) != APR_SUCCESS
-        || (hash = ca_key_hash(pool, key)) == NULL
-        || (hint = ca_key_hint(pool, key)) == NULL) {
+    if (!new_key(pool, &key, &hash, &hint)) {
         return fail(cmd, "cannot make a key (no random bytes?)");
     }
-    secret_track(pool, key);
     rv = ca_store_endpoint_reissue_key(pool, db, ep->id, hash, hint, now, grace_sec, &err);
     if (rv != APR_SUCCESS) {
         return fail(cmd, err);
@@ -1815,19 +1804,14 @@ static int cmd_endpoint_delete(apr_pool_t *pool, const command_t *cmd, int argc,
 {
     static const apr_getopt_option_t opts[] = {O_DRIVER, O_PARAMS, O_END};
     apr_table_t *v = apr_table_make(pool, 4);
-    const char *pos[1], *err = NULL;
+    const char *id, *err = NULL;
     ca_endpoint_t *ep;
     ca_db_t *db;
-    int rc = parse_opts(pool, cmd, argc, argv, opts, v, 1, 1, pos);
+    int rc;
 
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    if (!ca_endpoint_id_valid(pos[0])) {
-        return usage_error(cmd, apr_psprintf(pool, "\"%s\" is not an endpoint id", pos[0]));
-    }
-    if ((rc = open_db(pool, cmd, v, &db)) != EXIT_OK
-        || (rc = endpoint_by_public_id(pool, cmd, db, pos[0], &ep)) != EXIT_OK) {
+    if ((rc = parse_endpoint_opts(pool, cmd, argc, argv, opts, v, &id)) != EXIT_OK
+        || (rc = open_db(pool, cmd, v, &db)) != EXIT_OK
+        || (rc = endpoint_by_public_id(pool, cmd, db, id, &ep)) != EXIT_OK) {
         return rc;
     }
     if (ca_store_endpoint_delete(pool, db, ep->id, &err) != APR_SUCCESS) {

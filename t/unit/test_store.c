@@ -1378,6 +1378,47 @@ static void test_user_delete_removes_everything(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM endpoint_keys"), 0);
 }
 
+/* the typed pages the clientapi list commands read */
+static void test_pages(void **state)
+{
+    fx_t *f = *state;
+    apr_int64_t a = mk_user(f, "pa@example.com"), b = mk_user(f, "pb@example.com");
+    apr_int64_t ca = mk_conn(f, a), cb = mk_conn(f, b), cb2 = mk_conn(f, b);
+    apr_array_header_t *list;
+    const char *err = NULL;
+
+    mk_endpoint(f, a, ca, "ep_page_a", HASH_A);
+    mk_endpoint(f, b, cb2, "ep_page_b", HASH_B);
+
+    assert_int_equal(ca_store_users_page(f->pool, f->db, 0, 1, &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(list, 0, ca_user_t *)->id, a);
+    assert_int_equal(ca_store_users_page(f->pool, f->db, a, 0, &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(list, 0, ca_user_t *)->email, "pb@example.com");
+
+    assert_int_equal(ca_store_connections_by_user(f->pool, f->db, b, &list, &err),
+                     APR_SUCCESS);
+    assert_int_equal(list->nelts, 2);
+    assert_int_equal(APR_ARRAY_IDX(list, 0, ca_connection_t *)->id, cb);
+    assert_int_equal(APR_ARRAY_IDX(list, 1, ca_connection_t *)->id, cb2);
+    assert_string_equal(APR_ARRAY_IDX(list, 1, ca_connection_t *)->refresh_token_enc,
+                        "v1:k1:sealed-refresh");
+    assert_null(APR_ARRAY_IDX(list, 1, ca_connection_t *)->api_key_enc);
+
+    assert_int_equal(ca_store_endpoints_page(f->pool, f->db, 0, 500, &list, &err),
+                     APR_SUCCESS);
+    assert_int_equal(list->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(list, 0, ca_endpoint_t *)->public_id, "ep_page_a");
+    assert_int_equal(APR_ARRAY_IDX(list, 1, ca_endpoint_t *)->connection_id, cb2);
+    assert_string_equal(APR_ARRAY_IDX(list, 1, ca_endpoint_t *)->provider, "servicem8");
+    assert_non_null(APR_ARRAY_IDX(list, 1, ca_endpoint_t *)->key_hint);
+    assert_int_equal(ca_store_endpoints_page(f->pool, f->db,
+                                             APR_ARRAY_IDX(list, 1, ca_endpoint_t *)->id,
+                                             500, &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 0);
+}
+
 static void test_contact_audit(void **state)
 {
     fx_t *f = *state;
@@ -1588,6 +1629,7 @@ static const struct CMUnitTest base_tests[] = {
     T(test_request_log_batches_rollups, setup),
     T(test_users_sessions, setup),
     T(test_user_delete_removes_everything, setup),
+    T(test_pages, setup),
     T(test_contact_audit, setup),
     T(test_transactions, setup),
     T(test_unavailable, setup),
