@@ -1,5 +1,5 @@
 /*
- * ca_password.c - password hashing for dashboard accounts: see ca_password.h.
+ * ca_password.c - password hashing and the address rule for dashboard accounts: see ca_password.h.
  */
 #include <string.h>
 
@@ -204,4 +204,26 @@ apr_status_t ca_password_policy_len(const char *pw, apr_size_t len, const char *
 apr_status_t ca_password_policy(const char *pw, const char **why)
 {
     return ca_password_policy_len(pw, pw ? strlen(pw) : 0, why);
+}
+
+int ca_email_valid(const char *s)
+{
+    apr_size_t n = s ? strlen(s) : 0, i;
+    const char *at;
+
+    if (n < 3 || n > 254) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]", c)) {
+            return 0;
+        }
+    }
+    at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || at - s > 64 || at[1] == '\0'
+        || at[1] == '.' || s[n - 1] == '.' || !strchr(at + 1, '.') || strstr(at + 1, "..")) {
+        return 0;
+    }
+    return 1;
 }

@@ -74,6 +74,11 @@ apr_status_t ca_password_policy_len(const char *pw, apr_size_t len, const char *
 /* ca_password_policy_len(pw, strlen(pw), why); NULL pw fails. */
 apr_status_t ca_password_policy(const char *pw, const char **why);
 
+/* 1 when s is a plausible account email address: local@domain, 3..254 visible ASCII
+ * characters, one '@', a '.' in the domain, no characters that need quoting. The dashboard,
+ * the contact form and the clientapi command all check addresses with it. */
+int ca_email_valid(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -467,31 +467,6 @@ static int provider_valid(const char *s)
     return 1;
 }
 
-/* A plausible email address: local@domain, 3..254 visible ASCII characters,
- * one '@', a '.' in the domain, no characters that need quoting. */
-static int email_valid(const char *s)
-{
-    apr_size_t n = s ? strlen(s) : 0, i;
-    const char *at;
-
-    if (n < 3 || n > 254) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]", c)) {
-            return 0;
-        }
-    }
-    at = strchr(s, '@');
-    if (at == NULL || at == s || strchr(at + 1, '@') || at - s > 64
-        || at[1] == '\0' || at[1] == '.' || s[n - 1] == '.' || !strchr(at + 1, '.')
-        || strstr(at + 1, "..")) {
-        return 0;
-    }
-    return 1;
-}
-
 /* "a.b.c.d[/n]" or an IPv6 address [/n]; 1 if valid. */
 static int cidr_valid(apr_pool_t *p, const char *s)
 {
@@ -1174,7 +1149,7 @@ static int cmd_useradd(apr_pool_t *pool, const command_t *cmd, int argc,
     if (email == NULL) {
         return usage_error(cmd, "--email is required");
     }
-    if (!email_valid(email)) {
+    if (!ca_email_valid(email)) {
         return usage_error(cmd, apr_psprintf(pool, "\"%s\" is not an email address",
                                              email));
     }

@@ -24,6 +24,7 @@
 
 #include "mod_clientapi.h"
 #include "mod_clientapi_session.h"
+#include "ca_password.h"
 #include "ca_http.h"
 #include "ca_json.h"
 #include "ca_store.h"
@@ -258,7 +259,7 @@ static int contact(contact_t *c)
     if (!*msg.email) {
         return invalid(c, "email", "email is required");
     }
-    if (strlen(msg.email) > CA_CONTACT_MAX_EMAIL || !ca_web_email_valid(msg.email)) {
+    if (strlen(msg.email) > CA_CONTACT_MAX_EMAIL || !ca_email_valid(msg.email)) {
         return invalid(c, "email", "email must be an email address such as "
                        "name@example.com (at most 254 characters)");
     }

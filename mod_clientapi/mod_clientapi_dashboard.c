@@ -708,7 +708,7 @@ static int route_signup(dash_t *d)
         || (st = str_member(d, "email", 1, 0, CA_DASH_MAX_EMAIL, &email)) != OK) {
         return st;
     }
-    if (!ca_web_email_valid(email)) {
+    if (!ca_email_valid(email)) {
         return bad(d, "email must be an email address such as name@example.com");
     }
     pw_node = ca_json_get(d->body, "password");

@@ -274,28 +274,6 @@ int ca_web_no_controls(const char *s, int allow_newlines)
     return 1;
 }
 
-int ca_web_email_valid(const char *s)
-{
-    apr_size_t n = s ? strlen(s) : 0, i;
-    const char *at;
-
-    if (n < 3 || n > 254) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]", c)) {
-            return 0;
-        }
-    }
-    at = strchr(s, '@');
-    if (!at || at == s || strchr(at + 1, '@') || at - s > 64 || at[1] == '\0'
-        || at[1] == '.' || s[n - 1] == '.' || !strchr(at + 1, '.') || strstr(at + 1, "..")) {
-        return 0;
-    }
-    return 1;
-}
-
 /* ---- sessions ----------------------------------------------------------------------- */
 
 int ca_web_state_changing(const request_rec *r)

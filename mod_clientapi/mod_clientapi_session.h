@@ -128,8 +128,4 @@ int ca_web_rate_limited(request_rec *r, apr_int64_t retry_after, const char *det
  * (and CR directly before LF). */
 int ca_web_no_controls(const char *s, int allow_newlines);
 
-/* 1 when s is a plausible email address: local@domain, 3..254 visible ASCII characters, one
- * '@', a '.' in the domain, no characters that need quoting. */
-int ca_web_email_valid(const char *s);
-
 #endif /* MOD_CLIENTAPI_SESSION_H */

@@ -246,6 +246,42 @@ static void test_policy(void **state)
     assert_int_equal(ca_password_policy_len("0123456789abcd", 14, &why), APR_SUCCESS);
 }
 
+static void test_email(void **state)
+{
+    static const char *const good[] = {
+        "a@b.c", "team.member+tag@example.co.uk", "x_y-z@sub.example.test", NULL
+    };
+    static const char *const bad[] = {
+        "", "a@", "@b.c", "ab.c", "a@@b.c", "a@b@c.d", "a@.b.c", "a@b.c.", "a@b..c",
+        "a@bc", "a b@c.d", "a\tb@c.d", "\"a\"@b.c", "a<b>@c.d", "a@b.c\r\n",
+        "caf\xc3\xa9@b.c", "a;b@c.d", "a(b)@c.d", NULL
+    };
+    char local[80], longer[300];
+    int i;
+
+    (void)state;
+    for (i = 0; good[i]; i++) {
+        assert_true(ca_email_valid(good[i]));
+    }
+    for (i = 0; bad[i]; i++) {
+        assert_false(ca_email_valid(bad[i]));
+    }
+    assert_false(ca_email_valid(NULL));
+    /* the local part at most 64 characters, the whole at most 254 */
+    memset(local, 'l', 64);
+    strcpy(local + 64, "@b.c");
+    assert_true(ca_email_valid(local));
+    memset(local, 'l', 65);
+    strcpy(local + 65, "@b.c");
+    assert_false(ca_email_valid(local));
+    strcpy(longer, "a@");
+    memset(longer + 2, 'd', 248);
+    strcpy(longer + 250, ".com");
+    assert_true(ca_email_valid(longer));      /* 254 */
+    strcpy(longer + 250, ".comm");
+    assert_false(ca_email_valid(longer));     /* 255 */
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -259,6 +295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_hashes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
+        cmocka_unit_test(test_email),
     };
     int rc;
 
