@@ -60,6 +60,10 @@ static ap_socache_instance_t *kc_cache;
 static apr_global_mutex_t *kc_mutex;
 static int kc_need_mutex;
 static unsigned char kc_local_key[CA_SHA256_LEN];   /* without a key file: this server's */
+/* The entry MAC key of this process, derived once at child_init (not on every request) for
+ * the main server's keyring (kc_mac_ring; NULL: kc_local_key). Other keyrings derive per call. */
+static ca_hmac_key_t *kc_mac_key;
+static const ca_keyring_t *kc_mac_ring;
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -227,10 +231,41 @@ static void slots_unlock(void)
 #endif
 }
 
+static apr_status_t mac_key_cleanup(void *data)
+{
+    (void)data;
+    kc_mac_key = NULL;          /* freed by its own cleanup on the same pool */
+    kc_mac_ring = NULL;
+    return APR_SUCCESS;
+}
+
+/* The entry MAC key of the main server, once per process (still single-threaded here). */
+static void mac_key_init(apr_pool_t *pchild, server_rec *s)
+{
+    ca_server_conf *sc = ap_get_module_config(s->module_config, &clientapi_module);
+    unsigned char key[CA_SHA256_LEN];
+
+    if (sc->keyring) {
+        if (ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
+            return;
+        }
+    }
+    else {
+        memcpy(key, kc_local_key, sizeof(key));
+    }
+    if (ca_hmac_key_create(pchild, key, sizeof(key), &kc_mac_key) == APR_SUCCESS) {
+        kc_mac_ring = sc->keyring;
+        apr_pool_cleanup_register(pchild, NULL, mac_key_cleanup, apr_pool_cleanup_null);
+    }
+    ca_cleanse(key, sizeof(key));
+}
+
 void ca_keycache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
+    ca_crypto_process_init(pchild);     /* SHA-256 and HMAC fetched once per process */
+    mac_key_init(pchild, s);
 #if APR_HAS_THREADS
     apr_thread_mutex_create(&kc_slot_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
 #endif
@@ -363,24 +398,31 @@ static int entry_mac(const ca_server_conf *sc, const char *id, const char *body,
     apr_size_t idlen = strlen(id);
     int i, ok;
 
-    if (sc->keyring) {
-        if (ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
-            return 0;
-        }
-    }
-    else {
-        memcpy(key, kc_local_key, sizeof(key));
-    }
     if (!(msg = malloc(idlen + 1 + len))) {
-        ca_cleanse(key, sizeof(key));
         return 0;
     }
     memcpy(msg, id, idlen);
     msg[idlen] = '\n';
     memcpy(msg + idlen + 1, body, len);
-    ok = ca_hmac_sha256(key, sizeof(key), msg, idlen + 1 + len, mac) == APR_SUCCESS;
+    if (kc_mac_key && sc->keyring == kc_mac_ring) {
+        /* the usual case: this process's key, derived and scheduled at child_init */
+        ok = ca_hmac_key_sha256(kc_mac_key, msg, idlen + 1 + len, mac) == APR_SUCCESS;
+    }
+    else if (sc->keyring
+             && ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
+        ok = 0;
+    }
+    else {
+        if (!sc->keyring) {
+            memcpy(key, kc_local_key, sizeof(key));
+        }
+        ok = ca_hmac_sha256(key, sizeof(key), msg, idlen + 1 + len, mac) == APR_SUCCESS;
+        ca_cleanse(key, sizeof(key));
+    }
     free(msg);
-    ca_cleanse(key, sizeof(key));
+    if (!ok) {
+        return 0;
+    }
     for (i = 0; i < CA_SHA256_LEN; i++) {
         hex[2 * i] = digits[mac[i] >> 4];
         hex[2 * i + 1] = digits[mac[i] & 15];
