@@ -37,6 +37,7 @@
 #include "apr_strings.h"
 #include "apr_global_mutex.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
 
 #include "mod_clientapi.h"
 #include "mod_clientapi_api.h"
@@ -517,8 +518,80 @@ static int get_i64(apr_pool_t *p, const char **s, const char *end, apr_int64_t *
     return 0;
 }
 
+/* Per worker thread: the exact bytes (and id and key) of the last entry whose MAC checked
+ * out. An entry read again unchanged, the usual case (entries change when stored and once a
+ * minute for last_used_at), is authentic for the same reason it was then, so its HMAC is not
+ * computed again; any other bytes are checked in full. */
+typedef struct {
+    const ca_keyring_t *ring;   /* the key it was checked with (NULL: kc_local_key) */
+    char id[128];
+    char *buf;                  /* malloc'd */
+    apr_size_t len, cap;
+} kc_seen_t;
+
+static apr_status_t seen_cleanup(void *data)
+{
+    kc_seen_t *m = data;
+
+    if (m->buf) {
+        ca_cleanse(m->buf, m->cap);
+        free(m->buf);
+    }
+    m->buf = NULL;
+    m->len = m->cap = 0;
+    return APR_SUCCESS;
+}
+
+static kc_seen_t *seen_of(request_rec *r)
+{
+    apr_thread_t *t = r->connection->current_thread;
+    kc_seen_t *m = NULL;
+
+    if (!t) {
+        return NULL;
+    }
+    apr_thread_data_get((void **)&m, "clientapi-kc-seen", t);
+    if (!m) {
+        /* the thread's pool: freed (and the cleanup run) when the thread goes */
+        m = apr_pcalloc(apr_thread_pool_get(t), sizeof(*m));
+        apr_thread_data_set(m, "clientapi-kc-seen", seen_cleanup, t);
+    }
+    return m;
+}
+
+static int seen_match(const kc_seen_t *m, const ca_server_conf *sc, const char *id,
+                      const char *buf, apr_size_t len)
+{
+    return m && m->len && m->len == len && m->ring == sc->keyring && !strcmp(m->id, id)
+           && !memcmp(m->buf, buf, len);
+}
+
+static void seen_set(kc_seen_t *m, const ca_server_conf *sc, const char *id,
+                     const char *buf, apr_size_t len)
+{
+    apr_size_t idlen = strlen(id);
+
+    if (!m || idlen >= sizeof(m->id)) {
+        return;
+    }
+    m->len = 0;
+    if (len > m->cap) {
+        char *nb = malloc(len);
+        if (!nb) {
+            return;
+        }
+        seen_cleanup(m);
+        m->buf = nb;
+        m->cap = len;
+    }
+    memcpy(m->id, id, idlen + 1);
+    memcpy(m->buf, buf, len);
+    m->ring = sc->keyring;
+    m->len = len;
+}
+
 static int entry_decode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
-                        const char *buf, apr_size_t len, kc_entry_t *e)
+                        const char *buf, apr_size_t len, kc_seen_t *seen, kc_entry_t *e)
 {
     const char *s = buf + 4 + KC_MAC_HEX, *end = buf + len, *g;
     char mac[KC_MAC_HEX + 1];
@@ -527,10 +600,15 @@ static int entry_decode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
     int bad = 0;
 
     memset(e, 0, sizeof(*e));
-    if (len < 4 + KC_MAC_HEX || memcmp(buf, KC_MAGIC, 4)
-        || !entry_mac(sc, id, s, (apr_size_t)(end - s), mac)
-        || !ca_ct_equal(mac, KC_MAC_HEX, buf + 4, KC_MAC_HEX)) {
+    if (len < 4 + KC_MAC_HEX || memcmp(buf, KC_MAGIC, 4)) {
         return -1;
+    }
+    if (!seen_match(seen, sc, id, buf, len)) {
+        if (!entry_mac(sc, id, s, (apr_size_t)(end - s), mac)
+            || !ca_ct_equal(mac, KC_MAC_HEX, buf + 4, KC_MAC_HEX)) {
+            return -1;
+        }
+        seen_set(seen, sc, id, buf, len);
     }
     bad |= get_str(p, &s, end, &g);
     e->gen = g ? (apr_uint64_t)apr_strtoi64(g, NULL, 10) : 0;
@@ -595,11 +673,16 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     apr_status_t rv;
     apr_uint64_t gen;
     int fresh, touch = 0;
+    kc_seen_t *seen;
 
     *ep = NULL;
     q->cache_gen = 0;
     q->cache_cred = NULL;
-    if (!conf_on(q->sc) || kc_lock() != APR_SUCCESS) {
+    if (!conf_on(q->sc)) {
+        return CA_KEYCACHE_MISS;
+    }
+    seen = seen_of(r);
+    if (kc_lock() != APR_SUCCESS) {
         return CA_KEYCACHE_MISS;
     }
     q->cache_gen = gen = gen_locked(r, 0);
@@ -611,7 +694,7 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     buf = apr_palloc(r->pool, KC_MAX_ENTRY);
     rv = kc_get(r, id, buf, &len);
     e = apr_palloc(r->pool, sizeof(*e));
-    if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, e)
+    if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, seen, e)
         || e->gen != gen) {
         kc_unlock();
         return CA_KEYCACHE_MISS;
