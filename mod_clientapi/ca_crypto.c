@@ -234,6 +234,36 @@ char *ca_hex_encode(apr_pool_t *p, const void *data, apr_size_t len)
  * Hashes, MACs, comparison
  * ------------------------------------------------------------------------- */
 
+/* Fetched once per process by ca_crypto_process_init (NULL: fetch on every call). Set
+ * and cleared only while the process is single-threaded; read-only in between. */
+static EVP_MD *proc_sha256;
+static EVP_MAC *proc_hmac;
+
+static apr_status_t process_cleanup(void *data)
+{
+    (void)data;
+    EVP_MAC_free(proc_hmac);
+    EVP_MD_free(proc_sha256);
+    proc_hmac = NULL;
+    proc_sha256 = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_crypto_process_init(apr_pool_t *p)
+{
+    if (p == NULL) {
+        return APR_EINVAL;
+    }
+    if (proc_sha256 != NULL || proc_hmac != NULL) {
+        return APR_SUCCESS;
+    }
+    proc_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    proc_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    /* registered even on failure: whatever was fetched is freed with p */
+    apr_pool_cleanup_register(p, NULL, process_cleanup, apr_pool_cleanup_null);
+    return (proc_sha256 != NULL && proc_hmac != NULL) ? APR_SUCCESS : APR_EGENERAL;
+}
+
 apr_status_t ca_sha256(const void *data, apr_size_t len,
                        unsigned char out[CA_SHA256_LEN])
 {
@@ -245,7 +275,7 @@ apr_status_t ca_sha256(const void *data, apr_size_t len,
         }
         data = "";
     }
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(data, len, out, &n, proc_sha256 ? proc_sha256 : EVP_sha256(), NULL) != 1
         || n != CA_SHA256_LEN) {
         return APR_EGENERAL;
     }
@@ -288,7 +318,7 @@ apr_status_t ca_hmac_sha256(const void *key, apr_size_t keylen,
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
     params[1] = OSSL_PARAM_construct_end();
 
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    mac = proc_hmac ? proc_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL) {
         goto done;
     }
@@ -301,7 +331,81 @@ apr_status_t ca_hmac_sha256(const void *key, apr_size_t keylen,
     rv = APR_SUCCESS;
 done:
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
+    if (mac != proc_hmac) {
+        EVP_MAC_free(mac);
+    }
+    return rv;
+}
+
+struct ca_hmac_key {
+    EVP_MAC_CTX *ctx;       /* initialized with the key; copied for every MAC */
+};
+
+static apr_status_t hmac_key_cleanup(void *data)
+{
+    ca_hmac_key_t *k = data;
+
+    EVP_MAC_CTX_free(k->ctx);   /* cleanses the key schedule */
+    k->ctx = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_hmac_key_create(apr_pool_t *p, const void *key, apr_size_t keylen,
+                                ca_hmac_key_t **out)
+{
+    static const unsigned char empty[1] = { 0 };
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2];
+    EVP_MAC *mac;
+    ca_hmac_key_t *k;
+
+    if (p == NULL || out == NULL || (key == NULL && keylen > 0)) {
+        return APR_EINVAL;
+    }
+    k = apr_pcalloc(p, sizeof(*k));
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    mac = proc_hmac ? proc_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return APR_EGENERAL;
+    }
+    k->ctx = EVP_MAC_CTX_new(mac);
+    if (mac != proc_hmac) {
+        EVP_MAC_free(mac);      /* the context keeps its own reference */
+    }
+    if (k->ctx == NULL) {
+        return APR_EGENERAL;
+    }
+    apr_pool_cleanup_register(p, k, hmac_key_cleanup, apr_pool_cleanup_null);
+    if (EVP_MAC_init(k->ctx, key ? key : empty, keylen, params) != 1) {
+        apr_pool_cleanup_run(p, k, hmac_key_cleanup);
+        return APR_EGENERAL;
+    }
+    *out = k;
+    return APR_SUCCESS;
+}
+
+apr_status_t ca_hmac_key_sha256(const ca_hmac_key_t *k, const void *data, apr_size_t len,
+                                unsigned char out[CA_SHA256_LEN])
+{
+    static const unsigned char empty[1] = { 0 };
+    EVP_MAC_CTX *ctx;
+    size_t outl = 0;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (k == NULL || k->ctx == NULL || (data == NULL && len > 0)) {
+        return APR_EINVAL;
+    }
+    /* the template is only read: a copy per call keeps it usable from any thread */
+    if ((ctx = EVP_MAC_CTX_dup(k->ctx)) == NULL) {
+        return APR_EGENERAL;
+    }
+    if (EVP_MAC_update(ctx, data ? data : empty, len) == 1
+        && EVP_MAC_final(ctx, out, &outl, CA_SHA256_LEN) == 1
+        && outl == CA_SHA256_LEN) {
+        rv = APR_SUCCESS;
+    }
+    EVP_MAC_CTX_free(ctx);
     return rv;
 }
 

@@ -83,6 +83,27 @@ apr_status_t ca_hmac_sha256(const void *key, apr_size_t keylen,
                             const void *data, apr_size_t len,
                             unsigned char out[CA_SHA256_LEN]);
 
+/* A keyed HMAC-SHA-256, for a key used on every request (e.g. the key cache's
+ * entry MAC): the key schedule is computed once, each ca_hmac_key_sha256() only
+ * copies it. The key is kept in OpenSSL's context (cleansed when freed), the
+ * caller's copy may be wiped at once. A pool cleanup of p frees it. Safe to use
+ * from several threads at a time once created. */
+typedef struct ca_hmac_key ca_hmac_key_t;
+
+apr_status_t ca_hmac_key_create(apr_pool_t *p, const void *key, apr_size_t keylen,
+                                ca_hmac_key_t **out);
+
+/* Same result as ca_hmac_sha256 with the key given to ca_hmac_key_create. */
+apr_status_t ca_hmac_key_sha256(const ca_hmac_key_t *k, const void *data, apr_size_t len,
+                                unsigned char out[CA_SHA256_LEN]);
+
+/* Per-process cache of the algorithms above (OpenSSL 3 otherwise looks SHA-256 and
+ * HMAC up in its provider store on every call). Call while the process is still
+ * single-threaded (httpd: child_init with pchild); a cleanup of p frees them and
+ * the functions go back to fetching on every call. Without it everything works
+ * the same, only slower (the clientapi command, unit tests). */
+apr_status_t ca_crypto_process_init(apr_pool_t *p);
+
 /* Constant-time equality (CRYPTO_memcmp): 1 if equal, 0 otherwise. Different
  * lengths are never equal (the length itself is not treated as secret). */
 int ca_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen);

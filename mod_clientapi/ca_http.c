@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -25,6 +26,8 @@ struct ca_http_client_t {
     apr_pool_t *pool;
     CURL *curl;
     pid_t pid;              /* process that created curl */
+    unsigned long forks;    /* fork_count then, when fork_tracked */
+    int fork_tracked;
     unsigned handles_created;
     ca_http_options_t defaults;
     char errbuf[CURL_ERROR_SIZE];
@@ -48,6 +51,32 @@ typedef struct {
 } xfer_t;
 
 static int have_libz;
+
+/* Counts the fork()s this process image went through (pthread_atfork child handler,
+ * registered once by ca_http_global_init; glibc drops it when the module is unloaded). A
+ * handle stamped with another count was made in another process: the same test as
+ * comparing getpid(), without a system call on every transfer. */
+static volatile unsigned long fork_count;
+static int fork_tracking;
+
+static void fork_child(void)
+{
+    fork_count++;
+}
+
+/* Stamps c with the current process, for same_process(). */
+static void stamp_process(ca_http_client_t *c)
+{
+    c->pid = getpid();
+    c->forks = fork_count;
+    c->fork_tracked = fork_tracking;
+}
+
+/* 1 when c's handle was created in this process. */
+static int same_process(const ca_http_client_t *c)
+{
+    return c->fork_tracked ? c->forks == fork_count : c->pid == getpid();
+}
 
 /* ---- process ------------------------------------------------------------------ */
 
@@ -77,6 +106,9 @@ apr_status_t ca_http_global_init(const char **perr)
         return APR_ENOTIMPL;
     }
     have_libz = (vi->features & CURL_VERSION_LIBZ) ? 1 : 0;
+    if (!fork_tracking && pthread_atfork(NULL, NULL, fork_child) == 0) {
+        fork_tracking = 1;      /* else every transfer asks getpid() */
+    }
     return APR_SUCCESS;
 }
 
@@ -222,7 +254,7 @@ ca_http_result_t ca_http_classify_curl_code(int curl_code, apr_status_t *status,
 static void drop_handle(ca_http_client_t *c)
 {
     if (c->curl) {
-        if (c->pid == getpid()) {
+        if (same_process(c)) {
             curl_easy_cleanup(c->curl);
         }
         /* else: created in another process; abandon it (see ca_http.h) */
@@ -254,7 +286,7 @@ apr_status_t ca_http_client_create(apr_pool_t *pool, const ca_http_options_t *de
     }
     c = apr_pcalloc(pool, sizeof(*c));
     c->pool = pool;
-    c->pid = getpid();
+    stamp_process(c);
     if (defaults) {
         c->defaults = *defaults;
         c->defaults.ca_file = pstrdup_or_null(pool, defaults->ca_file);
@@ -272,7 +304,7 @@ void ca_http_client_reset(ca_http_client_t *client)
 {
     if (client) {
         drop_handle(client);
-        client->pid = getpid();
+        stamp_process(client);
     }
 }
 
@@ -676,11 +708,11 @@ apr_status_t ca_http_perform(ca_http_client_t *c, const ca_http_request_t *req,
     }
 
     /* a handle inherited through fork() is never used (nor cleaned up) */
-    if (c->curl && c->pid != getpid()) {
+    if (c->curl && !same_process(c)) {
         drop_handle(c);
     }
     if (c->curl == NULL) {
-        c->pid = getpid();
+        stamp_process(c);
         c->curl = curl_easy_init();
         if (c->curl == NULL) {
             curl_slist_free_all(hdrs);

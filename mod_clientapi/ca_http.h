@@ -18,7 +18,9 @@
  *     fresh one is created on the next request.
  *   - fork: connections must not be shared between processes.  The owner should
  *     call ca_http_client_reset() (or destroy + create) in the child.  As a safety
- *     net every transfer checks getpid(): a handle created in another process is
+ *     net every transfer checks that it runs in the process that created the handle
+ *     (a fork counter kept by a pthread_atfork handler that ca_http_global_init
+ *     registers; getpid() when that failed): a handle created in another process is
  *     abandoned (deliberately leaked, never cleaned up, because a cleanup would
  *     send TLS close_notify on the parent's sockets) and a new one is created.
  *

@@ -37,6 +37,7 @@
 #include "apr_strings.h"
 #include "apr_global_mutex.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
 
 #include "mod_clientapi.h"
 #include "mod_clientapi_api.h"
@@ -60,6 +61,10 @@ static ap_socache_instance_t *kc_cache;
 static apr_global_mutex_t *kc_mutex;
 static int kc_need_mutex;
 static unsigned char kc_local_key[CA_SHA256_LEN];   /* without a key file: this server's */
+/* The entry MAC key of this process, derived once at child_init (not on every request) for
+ * the main server's keyring (kc_mac_ring; NULL: kc_local_key). Other keyrings derive per call. */
+static ca_hmac_key_t *kc_mac_key;
+static const ca_keyring_t *kc_mac_ring;
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -227,10 +232,41 @@ static void slots_unlock(void)
 #endif
 }
 
+static apr_status_t mac_key_cleanup(void *data)
+{
+    (void)data;
+    kc_mac_key = NULL;          /* freed by its own cleanup on the same pool */
+    kc_mac_ring = NULL;
+    return APR_SUCCESS;
+}
+
+/* The entry MAC key of the main server, once per process (still single-threaded here). */
+static void mac_key_init(apr_pool_t *pchild, server_rec *s)
+{
+    ca_server_conf *sc = ap_get_module_config(s->module_config, &clientapi_module);
+    unsigned char key[CA_SHA256_LEN];
+
+    if (sc->keyring) {
+        if (ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
+            return;
+        }
+    }
+    else {
+        memcpy(key, kc_local_key, sizeof(key));
+    }
+    if (ca_hmac_key_create(pchild, key, sizeof(key), &kc_mac_key) == APR_SUCCESS) {
+        kc_mac_ring = sc->keyring;
+        apr_pool_cleanup_register(pchild, NULL, mac_key_cleanup, apr_pool_cleanup_null);
+    }
+    ca_cleanse(key, sizeof(key));
+}
+
 void ca_keycache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
+    ca_crypto_process_init(pchild);     /* SHA-256 and HMAC fetched once per process */
+    mac_key_init(pchild, s);
 #if APR_HAS_THREADS
     apr_thread_mutex_create(&kc_slot_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
 #endif
@@ -363,24 +399,31 @@ static int entry_mac(const ca_server_conf *sc, const char *id, const char *body,
     apr_size_t idlen = strlen(id);
     int i, ok;
 
-    if (sc->keyring) {
-        if (ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
-            return 0;
-        }
-    }
-    else {
-        memcpy(key, kc_local_key, sizeof(key));
-    }
     if (!(msg = malloc(idlen + 1 + len))) {
-        ca_cleanse(key, sizeof(key));
         return 0;
     }
     memcpy(msg, id, idlen);
     msg[idlen] = '\n';
     memcpy(msg + idlen + 1, body, len);
-    ok = ca_hmac_sha256(key, sizeof(key), msg, idlen + 1 + len, mac) == APR_SUCCESS;
+    if (kc_mac_key && sc->keyring == kc_mac_ring) {
+        /* the usual case: this process's key, derived and scheduled at child_init */
+        ok = ca_hmac_key_sha256(kc_mac_key, msg, idlen + 1 + len, mac) == APR_SUCCESS;
+    }
+    else if (sc->keyring
+             && ca_keyring_derive(sc->keyring, KC_MAC_PURPOSE, key) != APR_SUCCESS) {
+        ok = 0;
+    }
+    else {
+        if (!sc->keyring) {
+            memcpy(key, kc_local_key, sizeof(key));
+        }
+        ok = ca_hmac_sha256(key, sizeof(key), msg, idlen + 1 + len, mac) == APR_SUCCESS;
+        ca_cleanse(key, sizeof(key));
+    }
     free(msg);
-    ca_cleanse(key, sizeof(key));
+    if (!ok) {
+        return 0;
+    }
     for (i = 0; i < CA_SHA256_LEN; i++) {
         hex[2 * i] = digits[mac[i] >> 4];
         hex[2 * i + 1] = digits[mac[i] & 15];
@@ -475,8 +518,80 @@ static int get_i64(apr_pool_t *p, const char **s, const char *end, apr_int64_t *
     return 0;
 }
 
+/* Per worker thread: the exact bytes (and id and key) of the last entry whose MAC checked
+ * out. An entry read again unchanged, the usual case (entries change when stored and once a
+ * minute for last_used_at), is authentic for the same reason it was then, so its HMAC is not
+ * computed again; any other bytes are checked in full. */
+typedef struct {
+    const ca_keyring_t *ring;   /* the key it was checked with (NULL: kc_local_key) */
+    char id[128];
+    char *buf;                  /* malloc'd */
+    apr_size_t len, cap;
+} kc_seen_t;
+
+static apr_status_t seen_cleanup(void *data)
+{
+    kc_seen_t *m = data;
+
+    if (m->buf) {
+        ca_cleanse(m->buf, m->cap);
+        free(m->buf);
+    }
+    m->buf = NULL;
+    m->len = m->cap = 0;
+    return APR_SUCCESS;
+}
+
+static kc_seen_t *seen_of(request_rec *r)
+{
+    apr_thread_t *t = r->connection->current_thread;
+    kc_seen_t *m = NULL;
+
+    if (!t) {
+        return NULL;
+    }
+    apr_thread_data_get((void **)&m, "clientapi-kc-seen", t);
+    if (!m) {
+        /* the thread's pool: freed (and the cleanup run) when the thread goes */
+        m = apr_pcalloc(apr_thread_pool_get(t), sizeof(*m));
+        apr_thread_data_set(m, "clientapi-kc-seen", seen_cleanup, t);
+    }
+    return m;
+}
+
+static int seen_match(const kc_seen_t *m, const ca_server_conf *sc, const char *id,
+                      const char *buf, apr_size_t len)
+{
+    return m && m->len && m->len == len && m->ring == sc->keyring && !strcmp(m->id, id)
+           && !memcmp(m->buf, buf, len);
+}
+
+static void seen_set(kc_seen_t *m, const ca_server_conf *sc, const char *id,
+                     const char *buf, apr_size_t len)
+{
+    apr_size_t idlen = strlen(id);
+
+    if (!m || idlen >= sizeof(m->id)) {
+        return;
+    }
+    m->len = 0;
+    if (len > m->cap) {
+        char *nb = malloc(len);
+        if (!nb) {
+            return;
+        }
+        seen_cleanup(m);
+        m->buf = nb;
+        m->cap = len;
+    }
+    memcpy(m->id, id, idlen + 1);
+    memcpy(m->buf, buf, len);
+    m->ring = sc->keyring;
+    m->len = len;
+}
+
 static int entry_decode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
-                        const char *buf, apr_size_t len, kc_entry_t *e)
+                        const char *buf, apr_size_t len, kc_seen_t *seen, kc_entry_t *e)
 {
     const char *s = buf + 4 + KC_MAC_HEX, *end = buf + len, *g;
     char mac[KC_MAC_HEX + 1];
@@ -485,10 +600,15 @@ static int entry_decode(apr_pool_t *p, const ca_server_conf *sc, const char *id,
     int bad = 0;
 
     memset(e, 0, sizeof(*e));
-    if (len < 4 + KC_MAC_HEX || memcmp(buf, KC_MAGIC, 4)
-        || !entry_mac(sc, id, s, (apr_size_t)(end - s), mac)
-        || !ca_ct_equal(mac, KC_MAC_HEX, buf + 4, KC_MAC_HEX)) {
+    if (len < 4 + KC_MAC_HEX || memcmp(buf, KC_MAGIC, 4)) {
         return -1;
+    }
+    if (!seen_match(seen, sc, id, buf, len)) {
+        if (!entry_mac(sc, id, s, (apr_size_t)(end - s), mac)
+            || !ca_ct_equal(mac, KC_MAC_HEX, buf + 4, KC_MAC_HEX)) {
+            return -1;
+        }
+        seen_set(seen, sc, id, buf, len);
     }
     bad |= get_str(p, &s, end, &g);
     e->gen = g ? (apr_uint64_t)apr_strtoi64(g, NULL, 10) : 0;
@@ -553,11 +673,16 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     apr_status_t rv;
     apr_uint64_t gen;
     int fresh, touch = 0;
+    kc_seen_t *seen;
 
     *ep = NULL;
     q->cache_gen = 0;
     q->cache_cred = NULL;
-    if (!conf_on(q->sc) || kc_lock() != APR_SUCCESS) {
+    if (!conf_on(q->sc)) {
+        return CA_KEYCACHE_MISS;
+    }
+    seen = seen_of(r);
+    if (kc_lock() != APR_SUCCESS) {
         return CA_KEYCACHE_MISS;
     }
     q->cache_gen = gen = gen_locked(r, 0);
@@ -569,7 +694,7 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     buf = apr_palloc(r->pool, KC_MAX_ENTRY);
     rv = kc_get(r, id, buf, &len);
     e = apr_palloc(r->pool, sizeof(*e));
-    if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, e)
+    if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, seen, e)
         || e->gen != gen) {
         kc_unlock();
         return CA_KEYCACHE_MISS;

@@ -8,12 +8,60 @@
 #include "http_protocol.h"
 #include "http_log.h"
 #include "apr_strings.h"
+#include "apr_thread_proc.h"
 
 #include "mod_clientapi.h"
 #include "ca_crypto.h"
 #include "ca_json.h"
 
 #define CA_NOTE_REQUEST_ID "clientapi-request-id"
+#define RID_BYTES 16                /* random bytes of a request id */
+#define RID_BATCH 16                /* ids drawn from one RAND_bytes call */
+
+/* Random bytes for request ids, per worker thread: one RAND_bytes call (its locking and its
+ * fork check, a getpid() system call) per RID_BATCH requests instead of one per request. Bytes
+ * are handed out once and wiped as they go; the rest is wiped when the thread's pool goes. */
+typedef struct {
+    unsigned char buf[RID_BYTES * RID_BATCH];
+    apr_size_t left;                /* unused bytes at the start of buf */
+} rid_pool_t;
+
+static apr_status_t rid_pool_cleanup(void *data)
+{
+    rid_pool_t *rp = data;
+
+    ca_cleanse(rp->buf, sizeof(rp->buf));
+    rp->left = 0;
+    return APR_SUCCESS;
+}
+
+/* RID_BYTES random bytes into out: from the thread's batch when there is a thread. */
+static apr_status_t rid_random(request_rec *r, unsigned char out[RID_BYTES])
+{
+    apr_thread_t *t = r->connection->current_thread;
+    rid_pool_t *rp = NULL;
+
+    if (t) {
+        apr_thread_data_get((void **)&rp, "clientapi-rid", t);
+        if (!rp) {
+            rp = apr_pcalloc(apr_thread_pool_get(t), sizeof(*rp));
+            apr_thread_data_set(rp, "clientapi-rid", rid_pool_cleanup, t);
+        }
+    }
+    if (!rp) {
+        return ca_random_bytes(out, RID_BYTES);
+    }
+    if (rp->left < RID_BYTES) {
+        if (ca_random_bytes(rp->buf, sizeof(rp->buf)) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        rp->left = sizeof(rp->buf);
+    }
+    rp->left -= RID_BYTES;
+    memcpy(out, rp->buf + rp->left, RID_BYTES);
+    ca_cleanse(rp->buf + rp->left, RID_BYTES);
+    return APR_SUCCESS;
+}
 
 const char *ca_request_id(request_rec *r)
 {
@@ -23,13 +71,14 @@ const char *ca_request_id(request_rec *r)
     if (!id) {
         /* mod_unique_id's id when loaded, else 16 random bytes */
         const char *uid = apr_table_get(main->subprocess_env, "UNIQUE_ID");
-        char *tok;
+        unsigned char rnd[RID_BYTES];
 
         if (uid && *uid && strlen(uid) <= 64) {
             id = uid;
         }
-        else if ((tok = ca_random_token(main->pool, 16))) {
-            id = tok;
+        else if (rid_random(main, rnd) == APR_SUCCESS
+                 && (id = ca_b64url_encode(main->pool, rnd, sizeof(rnd)))) {
+            ca_cleanse(rnd, sizeof(rnd));
         }
         else {
             id = apr_psprintf(main->pool, "%" APR_TIME_T_FMT "-%" APR_PID_T_FMT,

@@ -145,6 +145,60 @@ static void test_hmac_rfc4231(void **state)
     assert_int_equal(ca_hmac_sha256("k", 1, NULL, 5, md), APR_EINVAL);
 }
 
+/* The keyed HMAC and the per-process algorithm cache give the same answers as
+ * ca_hmac_sha256 and ca_sha256, before and after ca_crypto_process_init, and the
+ * cache goes with its pool (valgrind: nothing left at exit). */
+static void test_hmac_key_and_process_cache(void **state)
+{
+    apr_pool_t *p = *state, *proc = NULL;
+    unsigned char key[131], md[CA_SHA256_LEN], md2[CA_SHA256_LEN];
+    ca_hmac_key_t *k = NULL, *k0 = NULL;
+    const char *d = "Hi There";
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            assert_int_equal(apr_pool_create(&proc, p), APR_SUCCESS);
+            assert_int_equal(ca_crypto_process_init(proc), APR_SUCCESS);
+            assert_int_equal(ca_crypto_process_init(proc), APR_SUCCESS);  /* once only */
+        }
+        memset(key, 0x0b, 20);
+        assert_int_equal(ca_hmac_key_create(p, key, 20, &k), APR_SUCCESS);
+        memset(key, 0, 20);             /* the caller's copy may go at once */
+        assert_int_equal(ca_hmac_key_sha256(k, d, strlen(d), md), APR_SUCCESS);
+        assert_string_equal(ca_hex_encode(p, md, sizeof(md)),
+                            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        /* the template is not consumed: the same again */
+        assert_int_equal(ca_hmac_key_sha256(k, d, strlen(d), md2), APR_SUCCESS);
+        assert_memory_equal(md, md2, sizeof(md));
+        /* long key, and equal to ca_hmac_sha256 */
+        memset(key, 0xaa, sizeof(key));
+        assert_int_equal(ca_hmac_key_create(p, key, sizeof(key), &k), APR_SUCCESS);
+        d = "Test Using Larger Than Block-Size Key - Hash Key First";
+        assert_int_equal(ca_hmac_key_sha256(k, d, strlen(d), md), APR_SUCCESS);
+        assert_int_equal(ca_hmac_sha256(key, sizeof(key), d, strlen(d), md2), APR_SUCCESS);
+        assert_memory_equal(md, md2, sizeof(md));
+        assert_string_equal(ca_hex_encode(p, md, sizeof(md)),
+                            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        /* empty key, empty message */
+        assert_int_equal(ca_hmac_key_create(p, NULL, 0, &k0), APR_SUCCESS);
+        assert_int_equal(ca_hmac_key_sha256(k0, NULL, 0, md), APR_SUCCESS);
+        assert_string_equal(ca_hex_encode(p, md, sizeof(md)),
+                            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+        assert_string_equal(ca_sha256_hex(p, "abc", 3),
+                            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_int_equal(ca_hmac_key_sha256(k0, NULL, 3, md), APR_EINVAL);
+        assert_int_equal(ca_hmac_key_sha256(NULL, "x", 1, md), APR_EINVAL);
+        assert_int_equal(ca_hmac_key_create(p, NULL, 3, &k), APR_EINVAL);
+        d = "Hi There";
+    }
+    apr_pool_destroy(proc);             /* back to fetching on every call */
+    assert_string_equal(ca_sha256_hex(p, "abc", 3),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(ca_hmac_key_sha256(k0, "", 0, md), APR_SUCCESS);
+    assert_int_equal(ca_crypto_process_init(NULL), APR_EINVAL);
+}
+
 static void test_b64url_vectors(void **state)
 {
     static const struct {
@@ -920,6 +974,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sha256_kat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hmac_rfc4231, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hmac_key_and_process_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_b64url_vectors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_b64url_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_b64url_roundtrip, setup, teardown),
