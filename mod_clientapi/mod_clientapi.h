@@ -9,6 +9,8 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "ap_socache.h"
+#include "apr_global_mutex.h"
 #include "apr_hash.h"
 #include "apr_tables.h"
 
@@ -136,6 +138,30 @@ void ca_redact_request_line(request_rec *r, const char *query);
 
 /* Handlers. */
 int ca_api_handler(request_rec *r);
+
+/* mod_clientapi_socache.c: a mod_socache instance shared by every process of the server, with
+ * the global mutex its provider needs when it is not safe across processes (shmcb). The key
+ * cache and the rate limiter have one each. */
+typedef struct {
+    const char *name;                       /* mutex type and cache namespace */
+    const char *what;                       /* in messages: "key cache" */
+    const char *hint;                       /* appended to "needs mod_socache_shmcb", or NULL */
+    const ap_socache_provider_t *provider;  /* NULL: not set up (or turned off) */
+    ap_socache_instance_t *inst;
+    apr_global_mutex_t *mutex;              /* NULL: the provider needs none */
+    server_rec *s;
+} ca_socache_t;
+
+/* pre_config: registers the mutex type c->name. */
+void ca_socache_pre_config(apr_pool_t *pconf, const char *name);
+/* post_config: sets c up with provider (NULL: shmcb) and inst (NULL: created here; else made
+ * by a directive), its mutex when needed; torn down with pconf. Failures are logged. */
+apr_status_t ca_socache_setup(ca_socache_t *c, const ap_socache_provider_t *provider,
+                              ap_socache_instance_t *inst, const struct ap_socache_hints *hints,
+                              apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void ca_socache_child_init(ca_socache_t *c, apr_pool_t *pchild, server_rec *s);
+apr_status_t ca_socache_lock(ca_socache_t *c);
+void ca_socache_unlock(ca_socache_t *c);
 
 /* mod_clientapi_ratelimit.c: the shared counters of per-endpoint rate limits. */
 void ca_ratelimit_pre_config(apr_pool_t *pconf);

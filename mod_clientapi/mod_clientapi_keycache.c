@@ -31,9 +31,7 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
-#include "ap_provider.h"
 #include "ap_socache.h"
-#include "util_mutex.h"
 #include "apr_strings.h"
 #include "apr_global_mutex.h"
 #include "apr_thread_mutex.h"
@@ -56,10 +54,9 @@
 #define KC_MAC_HEX        (2 * CA_SHA256_LEN)
 #define KC_CRED_SLOTS     256       /* per-process credential table (direct-mapped) */
 
-static const ap_socache_provider_t *kc_provider;
-static ap_socache_instance_t *kc_cache;
-static apr_global_mutex_t *kc_mutex;
-static int kc_need_mutex;
+static ca_socache_t kc = {
+    .name = KC_MUTEX, .what = "key cache", .hint = ", or ClientAPIKeyCache off"
+};
 static unsigned char kc_local_key[CA_SHA256_LEN];   /* without a key file: this server's */
 /* The entry MAC key of this process, derived once at child_init (not on every request) for
  * the main server's keyring (kc_mac_ring; NULL: kc_local_key). Other keyrings derive per call. */
@@ -80,24 +77,12 @@ static int conf_stale(const ca_server_conf *sc)
 
 static int conf_on(const ca_server_conf *sc)
 {
-    return kc_cache && !(sc->keycache && !strcmp(sc->keycache, "off"));
+    return kc.inst && !(sc->keycache && !strcmp(sc->keycache, "off"));
 }
 
 void ca_keycache_pre_config(apr_pool_t *pconf)
 {
-    ap_mutex_register(pconf, KC_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
-}
-
-static apr_status_t destroy_cache(void *data)
-{
-    if (kc_cache && kc_provider) {
-        kc_provider->destroy(kc_cache, (server_rec *)data);
-    }
-    kc_cache = NULL;
-    kc_provider = NULL;
-    kc_mutex = NULL;                    /* went with the same pool */
-    kc_need_mutex = 0;
-    return APR_SUCCESS;
+    ca_socache_pre_config(pconf, KC_MUTEX);
 }
 
 /* The spec a server's cache is made from ("shmcb" when none is configured). */
@@ -110,7 +95,6 @@ apr_status_t ca_keycache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, serve
 {
     ca_server_conf *sc = ap_get_module_config(s->module_config, &clientapi_module);
     struct ap_socache_hints hints = { 80, 1024, apr_time_from_sec(KC_DEFAULT_TTL) };
-    const char *err;
     server_rec *vs;
     apr_status_t rv;
 
@@ -134,47 +118,16 @@ apr_status_t ca_keycache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, serve
     if (sc->keycache && !strcmp(sc->keycache, "off")) {
         return APR_SUCCESS;
     }
-    if (sc->keycache_prov) {
-        kc_provider = sc->keycache_prov;
-        kc_cache = sc->keycache_inst;
-    }
-    else {
-        kc_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
-                                         AP_SOCACHE_PROVIDER_VERSION);
-        if (!kc_provider) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(01002)
-                         "mod_clientapi needs mod_socache_shmcb for its key cache "
-                         "(LoadModule socache_shmcb_module, or ClientAPIKeyCache off)");
-            return APR_EGENERAL;
-        }
-        if ((err = kc_provider->create(&kc_cache, NULL, ptemp, pconf))) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(01003) "key cache: %s", err);
-            kc_provider = NULL;
-            return APR_EGENERAL;
-        }
+    /* a memcache or redis cache was made by the directive; shmcb is made here */
+    rv = ca_socache_setup(&kc, sc->keycache_prov, sc->keycache_inst, &hints, pconf, ptemp, s);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     if (ca_random_bytes(kc_local_key, sizeof(kc_local_key)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(01011)
                      "key cache: no random bytes for its entry key");
         return APR_EGENERAL;
     }
-    kc_need_mutex = (kc_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
-    if (kc_need_mutex) {
-        rv = ap_global_mutex_create(&kc_mutex, NULL, KC_MUTEX, NULL, s, pconf, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(01004)
-                         "key cache mutex could not be created");
-            return rv;
-        }
-    }
-    rv = kc_provider->init(kc_cache, "clientapi-keycache", &hints, s, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(01005)
-                     "key cache (%s) could not be initialised", spec_of(sc));
-        kc_cache = NULL;
-        return rv;
-    }
-    apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -263,49 +216,28 @@ static void mac_key_init(apr_pool_t *pchild, server_rec *s)
 
 void ca_keycache_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv;
-
     ca_crypto_process_init(pchild);     /* SHA-256 and HMAC fetched once per process */
     mac_key_init(pchild, s);
 #if APR_HAS_THREADS
     apr_thread_mutex_create(&kc_slot_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
 #endif
     apr_pool_cleanup_register(pchild, NULL, slots_cleanup, apr_pool_cleanup_null);
-    if (!kc_mutex) {
-        return;
-    }
-    rv = apr_global_mutex_child_init(&kc_mutex, apr_global_mutex_lockfile(kc_mutex), pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(01006)
-                     "key cache mutex: child init failed");
-    }
+    ca_socache_child_init(&kc, pchild, s);
 }
 
 /* ---- the shared cache: locking, generation ------------------------------------------- */
 
-static apr_status_t kc_lock(void)
-{
-    return kc_need_mutex ? apr_global_mutex_lock(kc_mutex) : APR_SUCCESS;
-}
-
-static void kc_unlock(void)
-{
-    if (kc_need_mutex) {
-        apr_global_mutex_unlock(kc_mutex);
-    }
-}
-
 static apr_status_t kc_get(request_rec *r, const char *id, unsigned char *buf,
                            unsigned int *len)
 {
-    return kc_provider->retrieve(kc_cache, r->server, (const unsigned char *)id,
+    return kc.provider->retrieve(kc.inst, r->server, (const unsigned char *)id,
                                  (unsigned int)strlen(id), buf, len, r->pool);
 }
 
 static apr_status_t kc_put(request_rec *r, const char *id, apr_time_t expiry, const char *val,
                            apr_size_t len)
 {
-    return kc_provider->store(kc_cache, r->server, (const unsigned char *)id,
+    return kc.provider->store(kc.inst, r->server, (const unsigned char *)id,
                               (unsigned int)strlen(id), expiry, (unsigned char *)val,
                               (unsigned int)len, r->pool);
 }
@@ -341,11 +273,11 @@ void ca_keycache_invalidate(request_rec *r)
 {
     apr_uint64_t gen;
 
-    if (!kc_cache || kc_lock() != APR_SUCCESS) {
+    if (!kc.inst || ca_socache_lock(&kc) != APR_SUCCESS) {
         return;
     }
     gen = gen_locked(r, 1);
-    kc_unlock();
+    ca_socache_unlock(&kc);
     if (!gen) {
         /* the bump failed: the cache must not keep answering from what it holds */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, CA_LOGNO(01008)
@@ -682,12 +614,12 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
         return CA_KEYCACHE_MISS;
     }
     seen = seen_of(r);
-    if (kc_lock() != APR_SUCCESS) {
+    if (ca_socache_lock(&kc) != APR_SUCCESS) {
         return CA_KEYCACHE_MISS;
     }
     q->cache_gen = gen = gen_locked(r, 0);
     if (!gen) {
-        kc_unlock();
+        ca_socache_unlock(&kc);
         return CA_KEYCACHE_MISS;
     }
     id = entry_id(r, key_hash);
@@ -696,7 +628,7 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
     e = apr_palloc(r->pool, sizeof(*e));
     if (rv != APR_SUCCESS || entry_decode(r->pool, q->sc, id, (const char *)buf, len, seen, e)
         || e->gen != gen) {
-        kc_unlock();
+        ca_socache_unlock(&kc);
         return CA_KEYCACHE_MISS;
     }
     e->cred.read_at = e->stored_at;
@@ -715,7 +647,7 @@ int ca_keycache_lookup(request_rec *r, ca_api_req_t *q, const char *key_hash,
         e->ep.last_used_at = used;
         touch = 1;
     }
-    kc_unlock();
+    ca_socache_unlock(&kc);
     if (e->ep.key_expires_at && e->ep.key_expires_at <= now) {
         /* a reissued key's grace period ended: the key is refused, as the database would */
         return CA_KEYCACHE_MISS;
@@ -775,7 +707,7 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
         return;
     }
     q->cache_cred = e.cred.sealed ? apr_pmemdup(r->pool, &e.cred, sizeof(e.cred)) : NULL;
-    if (kc_lock() != APR_SUCCESS) {
+    if (ca_socache_lock(&kc) != APR_SUCCESS) {
         return;
     }
     /* storing is always safe: the generation is compared at read time */
@@ -784,12 +716,12 @@ void ca_keycache_store(request_rec *r, ca_api_req_t *q, const char *key_hash,
      * after every entry, so that it is never the oldest (losing it invalidates everything).
      * Only where the global mutex covers every writer: with memcache or redis another node
      * may bump it meanwhile, and their LRU eviction keeps an item read by every call anyway */
-    if (kc_need_mutex && gen_locked(r, 0) == q->cache_gen) {
+    if (kc.mutex && gen_locked(r, 0) == q->cache_gen) {
         const char *val = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, q->cache_gen);
         kc_put(r, KC_GEN_ID, apr_time_now() + apr_time_from_sec(KC_GEN_LIFE), val,
                strlen(val));
     }
-    kc_unlock();
+    ca_socache_unlock(&kc);
 }
 
 /* ---- connection credentials of this process -------------------------------------------- */

@@ -12,9 +12,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "ap_provider.h"
 #include "ap_socache.h"
-#include "util_mutex.h"
 #include "apr_strings.h"
 #include "apr_global_mutex.h"
 #include "apr_shm.h"
@@ -27,13 +25,11 @@
 #define CA_AUTHFAIL_LIMIT  30     /* default: failed authentications per address ... */
 #define CA_AUTHFAIL_WINDOW 300    /* ... per this many seconds, then 429 until the window ends */
 
-static const ap_socache_provider_t *rl_provider;
-static ap_socache_instance_t *rl_cache;
-static apr_global_mutex_t *rl_mutex;
+static ca_socache_t rl = { .name = CA_RL_MUTEX, .what = "rate limit cache" };
 
 /* The latest end (seconds) of any connection's back-off, in anonymous shared memory every child
  * inherits: while it lies in the past no connection can be backing off, and a provider call
- * need not take rl_mutex (a global mutex: a file lock with Debian's Mutex default) to look its
+ * need not take rl's mutex (a global mutex: a file lock under `Mutex file:`) to look its
  * connection up. Raised before the entry is stored; NULL (no shared memory) means always look. */
 static apr_shm_t *rl_shm;
 static apr_int64_t *rl_backoff_max;
@@ -44,15 +40,11 @@ static apr_int64_t *rl_backoff_max;
 
 void ca_ratelimit_pre_config(apr_pool_t *pconf)
 {
-    ap_mutex_register(pconf, CA_RL_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+    ca_socache_pre_config(pconf, CA_RL_MUTEX);
 }
 
-static apr_status_t destroy_cache(void *data)
+static apr_status_t backoff_word_gone(void *data)
 {
-    if (rl_cache && rl_provider) {
-        rl_provider->destroy(rl_cache, (server_rec *)data);
-    }
-    rl_cache = NULL;
     rl_backoff_max = NULL;              /* rl_shm goes with the same pool */
     rl_shm = NULL;
     return APR_SUCCESS;
@@ -61,60 +53,28 @@ static apr_status_t destroy_cache(void *data)
 apr_status_t ca_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     struct ap_socache_hints hints = { 64, 16, apr_time_from_sec(CA_RL_DEFAULT_WINDOW) };
-    const char *err;
     apr_status_t rv;
 
     /* the first pass of a start only checks the configuration */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return APR_SUCCESS;
     }
-    rl_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
-                                     AP_SOCACHE_PROVIDER_VERSION);
-    if (!rl_provider) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(00901)
-                     "mod_clientapi needs mod_socache_shmcb for its rate limits "
-                     "(LoadModule socache_shmcb_module, or a2enmod socache_shmcb)");
-        return APR_EGENERAL;
-    }
-    if ((err = rl_provider->create(&rl_cache, NULL, ptemp, pconf))) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, CA_LOGNO(00902)
-                     "rate limit cache: %s", err);
-        return APR_EGENERAL;
-    }
-    rv = ap_global_mutex_create(&rl_mutex, NULL, CA_RL_MUTEX, NULL, s, pconf, 0);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00903)
-                     "rate limit mutex could not be created");
-        return rv;
-    }
-    rv = rl_provider->init(rl_cache, "clientapi-ratelimit", &hints, s, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00904)
-                     "rate limit cache could not be initialised");
+    if ((rv = ca_socache_setup(&rl, NULL, NULL, &hints, pconf, ptemp, s)) != APR_SUCCESS) {
         return rv;
     }
 #if defined(__GNUC__)
     if (apr_shm_create(&rl_shm, sizeof(*rl_backoff_max), NULL, pconf) == APR_SUCCESS) {
         rl_backoff_max = apr_shm_baseaddr_get(rl_shm);
         *rl_backoff_max = 0;
+        apr_pool_cleanup_register(pconf, NULL, backoff_word_gone, apr_pool_cleanup_null);
     }
 #endif
-    apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
 void ca_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv;
-
-    if (!rl_mutex) {
-        return;
-    }
-    rv = apr_global_mutex_child_init(&rl_mutex, apr_global_mutex_lockfile(rl_mutex), pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, CA_LOGNO(00905)
-                     "rate limit mutex: child init failed");
-    }
+    ca_socache_child_init(&rl, pchild, s);
 }
 
 /* Add `add` to the counter `what` of the window starting at `start`: *count is the new value
@@ -128,10 +88,10 @@ static apr_status_t count_in_window(request_rec *r, const char *what, apr_time_t
     apr_status_t rv;
     char *val;
 
-    if ((rv = apr_global_mutex_lock(rl_mutex)) != APR_SUCCESS) {
+    if ((rv = ca_socache_lock(&rl)) != APR_SUCCESS) {
         return rv;
     }
-    rv = rl_provider->retrieve(rl_cache, r->server, (const unsigned char *)id,
+    rv = rl.provider->retrieve(rl.inst, r->server, (const unsigned char *)id,
                                (unsigned int)strlen(id), buf, &len, r->pool);
     if (rv == APR_SUCCESS) {
         buf[len] = '\0';
@@ -141,15 +101,15 @@ static apr_status_t count_in_window(request_rec *r, const char *what, apr_time_t
         *count = add;
     }
     if (!add) {
-        apr_global_mutex_unlock(rl_mutex);
+        ca_socache_unlock(&rl);
         return APR_SUCCESS;
     }
     val = apr_psprintf(r->pool, "%lu", *count);
-    rv = rl_provider->store(rl_cache, r->server, (const unsigned char *)id,
+    rv = rl.provider->store(rl.inst, r->server, (const unsigned char *)id,
                             (unsigned int)strlen(id),
                             apr_time_from_sec(apr_time_sec(start) + window + 1),
                             (unsigned char *)val, (unsigned int)strlen(val), r->pool);
-    apr_global_mutex_unlock(rl_mutex);
+    ca_socache_unlock(&rl);
     return rv;
 }
 
@@ -164,7 +124,7 @@ int ca_ratelimit_check(request_rec *r, ca_api_req_t *q)
     unsigned long count = 0;
     apr_status_t rv;
 
-    if (!limit || !rl_cache) {
+    if (!limit || !rl.inst) {
         return OK;
     }
     rv = count_in_window(r, q->ep->public_id, start, window, 1, &count);
@@ -213,7 +173,7 @@ int ca_authfail_blocked(request_rec *r, ca_api_req_t *q)
     int window, limit = authfail_conf(r, &window);
     apr_time_t start = authfail_window(window, &reset);
 
-    if (!rl_cache || !limit || !r->useragent_ip
+    if (!rl.inst || !limit || !r->useragent_ip
         || count_in_window(r, apr_pstrcat(r->pool, "authfail:", r->useragent_ip, NULL), start,
                            window, 0, &count) != APR_SUCCESS
         || count < (unsigned long)limit) {
@@ -232,7 +192,7 @@ void ca_authfail_count(request_rec *r)
     int window, limit = authfail_conf(r, &window);
     apr_time_t start = authfail_window(window, &reset);
 
-    if (rl_cache && limit && r->useragent_ip) {
+    if (rl.inst && limit && r->useragent_ip) {
         count_in_window(r, apr_pstrcat(r->pool, "authfail:", r->useragent_ip, NULL), start,
                         window, 1, &count);
     }
@@ -244,7 +204,7 @@ void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until
     const char *id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
     char *val = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, until);
 
-    if (!rl_cache) {
+    if (!rl.inst) {
         return;
     }
 #if defined(__GNUC__)
@@ -258,13 +218,13 @@ void ca_backoff_set(request_rec *r, apr_int64_t connection_id, apr_int64_t until
         }
     }
 #endif
-    if (apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+    if (ca_socache_lock(&rl) != APR_SUCCESS) {
         return;
     }
-    rl_provider->store(rl_cache, r->server, (const unsigned char *)id, (unsigned int)strlen(id),
+    rl.provider->store(rl.inst, r->server, (const unsigned char *)id, (unsigned int)strlen(id),
                        apr_time_from_sec(until + 1), (unsigned char *)val,
                        (unsigned int)strlen(val), r->pool);
-    apr_global_mutex_unlock(rl_mutex);
+    ca_socache_unlock(&rl);
 }
 
 /* Seconds the connection must still wait (0: none). */
@@ -276,7 +236,7 @@ long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id)
     apr_int64_t until, now = apr_time_sec(apr_time_now());
     apr_status_t rv;
 
-    if (!rl_cache) {
+    if (!rl.inst) {
         return 0;
     }
 #if defined(__GNUC__)
@@ -285,12 +245,12 @@ long ca_backoff_remaining(request_rec *r, apr_int64_t connection_id)
     }
 #endif
     id = apr_psprintf(r->pool, "backoff:%" APR_INT64_T_FMT, connection_id);
-    if (apr_global_mutex_lock(rl_mutex) != APR_SUCCESS) {
+    if (ca_socache_lock(&rl) != APR_SUCCESS) {
         return 0;
     }
-    rv = rl_provider->retrieve(rl_cache, r->server, (const unsigned char *)id,
+    rv = rl.provider->retrieve(rl.inst, r->server, (const unsigned char *)id,
                                (unsigned int)strlen(id), buf, &len, r->pool);
-    apr_global_mutex_unlock(rl_mutex);
+    ca_socache_unlock(&rl);
     if (rv != APR_SUCCESS) {
         return 0;
     }
@@ -310,7 +270,7 @@ long ca_pacing_take(request_rec *r, apr_int64_t connection_id, int per_minute)
     unsigned long count = 0;
     apr_status_t rv;
 
-    if (!rl_cache || per_minute <= 0) {
+    if (!rl.inst || per_minute <= 0) {
         return 0;
     }
     /* one locked increment: concurrent calls of several processes cannot both pass */
