@@ -31,6 +31,12 @@ struct ca_json_doc_t {
     apr_size_t start;          /* first byte after an optional BOM */
     int has_nul;
     apr_array_header_t *cidx;  /* cidx_t of large containers, by start */
+    /* ca_json_scan_records: elements of the array at the wanted path */
+    int nkeys;
+    int found;                 /* values met at the end of the path */
+    apr_size_t arr;            /* offset of the first (the one collected) */
+    apr_array_header_t *recs;  /* ca_json_span_t */
+    apr_array_header_t *members;   /* ca_json_member_t, nkeys per record */
 };
 
 /*
@@ -240,9 +246,27 @@ typedef struct {
     int depth;
     int max_depth;
     int has_nul;
+    int esc;                            /* the last string had an escape */
     const char *why;
     apr_array_header_t *cidx;
+    /* ca_json_scan_records: the records array and its elements' members */
+    const ca_json_want_t *want;         /* NULL: validate only */
+    int nsegs;                          /* object keys from the root to it */
+    const char *segs[CA_JSON_WANT_MAX_SEGS];
+    apr_size_t seglens[CA_JSON_WANT_MAX_SEGS];
+    int found;                          /* values met at the end of the path */
+    apr_size_t arr;                     /* offset of the first of them */
+    apr_array_header_t *recs;           /* ca_json_span_t of its elements */
+    apr_array_header_t *members;        /* ca_json_member_t, want->nkeys each */
 } scan_t;
+
+/*
+ * What a value is to the collection of ca_json_scan_records: SCAN_TAG_NONE
+ * (nothing), SCAN_TAG_RECORD (an element of the records array), or k >= 0:
+ * the first k segments of the path lead to it (k == nsegs: the array).
+ */
+#define SCAN_TAG_NONE   (-1)
+#define SCAN_TAG_RECORD (-2)
 
 #define SCAN_FAIL(sc, pos, msg) \
     do { (sc)->i = (pos); (sc)->why = (msg); return -1; } while (0)
@@ -291,6 +315,7 @@ static int scan_string(scan_t *sc, int is_key)
             return 0;
         }
         if (c == '\\') {
+            sc->esc = 1;
             if (i + 1 >= n) {
                 SCAN_FAIL(sc, i, "unterminated string");
             }
@@ -407,7 +432,9 @@ static int scan_literal(scan_t *sc, const char *lit, apr_size_t len)
     return 0;
 }
 
-static int scan_value(scan_t *sc);
+static int scan_value(scan_t *sc, int tag);
+static int key_equals(const unsigned char *r, apr_size_t rn,
+                      const char *seg, apr_size_t sn);
 
 /* Container closed at sc->i (just past the bracket): keep or drop the
  * index entry pushed at its opening.  A small container holds no large
@@ -422,15 +449,80 @@ static void index_close(scan_t *sc, int slot, apr_size_t start)
     }
 }
 
-static int scan_container(scan_t *sc, int is_object)
+/* Does the key text r[0..rn) (esc: it has escapes) decode to seg[0..sn)? */
+static APR_INLINE int key_is(const unsigned char *r, apr_size_t rn, int esc,
+                             const char *seg, apr_size_t sn)
+{
+    if (!esc) {
+        return rn == sn && memcmp(r, seg, sn) == 0;
+    }
+    return key_equals(r, rn, seg, sn);
+}
+
+/* Tag of the value of the member whose key text (escaped, no quotes) is
+ * r[0..rn), in an object tagged tag; counts it when the object is a record. */
+static int member_tag(scan_t *sc, int tag, const unsigned char *r,
+                      apr_size_t rn, apr_size_t val)
+{
+    const ca_json_want_t *w = sc->want;
+    int k;
+
+    if (tag == SCAN_TAG_RECORD) {
+        for (k = 0; k < w->nkeys; k++) {
+            if (key_is(r, rn, sc->esc, w->keys[k], w->klens[k])) {
+                ca_json_member_t *m = &APR_ARRAY_IDX(sc->members,
+                    sc->members->nelts - w->nkeys + k, ca_json_member_t);
+
+                if (m->count++ == 0) {
+                    m->val = val;
+                }
+                break;
+            }
+        }
+        return SCAN_TAG_NONE;
+    }
+    if (tag >= 0 && tag < sc->nsegs
+        && key_is(r, rn, sc->esc, sc->segs[tag], sc->seglens[tag])) {
+        return tag + 1;
+    }
+    return SCAN_TAG_NONE;
+}
+
+/* An element of the records array starts at sc->i: note its span. */
+static int record_open(scan_t *sc)
+{
+    ca_json_span_t *sp;
+    int k;
+
+    sp = apr_array_push(sc->recs);
+    sp->off = sc->i;
+    sp->len = 0;
+    for (k = 0; k < sc->want->nkeys; k++) {
+        ca_json_member_t *m = apr_array_push(sc->members);
+
+        m->val = 0;
+        m->count = 0;
+    }
+    return sc->recs->nelts - 1;
+}
+
+static int scan_container(scan_t *sc, int is_object, int tag)
 {
     unsigned char close = is_object ? '}' : ']';
     apr_size_t start = sc->i;
-    int slot = sc->cidx->nelts;
+    int slot = sc->cidx->nelts, collect = 0, child = SCAN_TAG_NONE, r = 0;
     cidx_t *e;
 
     if (++sc->depth > sc->max_depth) {
         SCAN_FAIL(sc, sc->i, "nesting too deep");
+    }
+    if (tag >= 0 && tag == sc->nsegs) {
+        /* the end of the path: collect the elements of the first one */
+        collect = !is_object && sc->found++ == 0;
+        if (collect) {
+            sc->arr = start;
+            child = SCAN_TAG_RECORD;
+        }
     }
     e = apr_array_push(sc->cidx);
     e->start = start;
@@ -445,20 +537,38 @@ static int scan_container(scan_t *sc, int is_object)
     }
     for (;;) {
         if (is_object) {
+            apr_size_t key = sc->i, kend;
+
             if (sc->i >= sc->n || sc->s[sc->i] != '"') {
                 SCAN_FAIL(sc, sc->i, "expected a string key");
             }
+            sc->esc = 0;
             if (scan_string(sc, 1) < 0) {
                 return -1;
             }
+            kend = sc->i - 1;                   /* the closing quote */
             skip_ws(sc);
             if (sc->i >= sc->n || sc->s[sc->i] != ':') {
                 SCAN_FAIL(sc, sc->i, "expected ':'");
             }
             sc->i++;
+            if (tag != SCAN_TAG_NONE) {
+                skip_ws(sc);
+                child = member_tag(sc, tag, sc->s + key + 1, kend - key - 1,
+                                   sc->i);
+            }
         }
-        if (scan_value(sc) < 0) {
+        else if (collect) {
+            skip_ws(sc);
+            r = record_open(sc);
+        }
+        if (scan_value(sc, child) < 0) {
             return -1;
+        }
+        if (collect) {
+            ca_json_span_t *sp = &APR_ARRAY_IDX(sc->recs, r, ca_json_span_t);
+
+            sp->len = sc->i - sp->off;
         }
         skip_ws(sc);
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
@@ -477,7 +587,7 @@ static int scan_container(scan_t *sc, int is_object)
     }
 }
 
-static int scan_value(scan_t *sc)
+static int scan_value(scan_t *sc, int tag)
 {
     skip_ws(sc);
     if (sc->i >= sc->n) {
@@ -485,9 +595,9 @@ static int scan_value(scan_t *sc)
     }
     switch (sc->s[sc->i]) {
     case '{':
-        return scan_container(sc, 1);
+        return scan_container(sc, 1, tag);
     case '[':
-        return scan_container(sc, 0);
+        return scan_container(sc, 0, tag);
     case '"':
         return scan_string(sc, 0);
     case 't':
@@ -544,10 +654,40 @@ static cJSON *build_tree(apr_pool_t *p, const char *buf, apr_size_t len,
     return root;
 }
 
+/* Split want->path into sc's segments; 0 (collect nothing) when it is not
+ * a valid path or has too many segments. */
+static int want_path(scan_t *sc, const ca_json_want_t *want)
+{
+    const char *seg, *dot;
+
+    if (want->path == NULL || !ca_json_path_valid(want->path)
+        || want->nkeys < 0 || (want->nkeys > 0 && want->keys == NULL)) {
+        return 0;
+    }
+    sc->nsegs = 0;
+    if (*want->path == '\0') {
+        return 1;
+    }
+    for (seg = want->path; ; seg = dot + 1) {
+        if (sc->nsegs == CA_JSON_WANT_MAX_SEGS) {
+            return 0;
+        }
+        dot = strchr(seg, '.');
+        sc->segs[sc->nsegs] = seg;
+        sc->seglens[sc->nsegs] = dot ? (apr_size_t)(dot - seg) : strlen(seg);
+        sc->nsegs++;
+        if (dot == NULL) {
+            return 1;
+        }
+    }
+}
+
 static apr_status_t do_parse(apr_pool_t *p, const char *buf, apr_size_t len,
                              const ca_json_limits_t *lim, int tree,
+                             const ca_json_want_t *want,
                              ca_json_doc_t **doc, const char **perr)
 {
+    int tag = SCAN_TAG_NONE;
     apr_size_t max_size = CA_JSON_DEFAULT_MAX_SIZE;
     int max_depth = CA_JSON_DEFAULT_MAX_DEPTH;
     scan_t sc;
@@ -584,10 +724,17 @@ static apr_status_t do_parse(apr_pool_t *p, const char *buf, apr_size_t len,
     sc.n = len;
     sc.max_depth = max_depth;
     sc.cidx = apr_array_make(p, 16, sizeof(cidx_t));
+    if (want != NULL && want_path(&sc, want)) {
+        sc.want = want;
+        sc.recs = apr_array_make(p, 64, sizeof(ca_json_span_t));
+        sc.members = apr_array_make(p, 64 * (want->nkeys ? want->nkeys : 1),
+                                    sizeof(ca_json_member_t));
+        tag = 0;
+    }
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
         sc.i = 3;
     }
-    if (scan_value(&sc) == 0) {
+    if (scan_value(&sc, tag) == 0) {
         skip_ws(&sc);
         if (sc.i != sc.n) {
             sc.why = "trailing characters after the JSON value";
@@ -630,6 +777,13 @@ static apr_status_t do_parse(apr_pool_t *p, const char *buf, apr_size_t len,
     d->start = (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
     d->has_nul = sc.has_nul;
     d->cidx = sc.cidx;
+    if (sc.want != NULL) {
+        d->nkeys = sc.want->nkeys;
+        d->found = sc.found;
+        d->arr = sc.arr;
+        d->recs = sc.recs;
+        d->members = sc.members;
+    }
     *doc = d;
     return APR_SUCCESS;
 }
@@ -638,14 +792,37 @@ apr_status_t ca_json_parse(apr_pool_t *p, const char *buf, apr_size_t len,
                            const ca_json_limits_t *lim, ca_json_doc_t **doc,
                            const char **perr)
 {
-    return do_parse(p, buf, len, lim, 1, doc, perr);
+    return do_parse(p, buf, len, lim, 1, NULL, doc, perr);
 }
 
 apr_status_t ca_json_scan(apr_pool_t *p, const char *buf, apr_size_t len,
                           const ca_json_limits_t *lim, ca_json_doc_t **doc,
                           const char **perr)
 {
-    return do_parse(p, buf, len, lim, 0, doc, perr);
+    return do_parse(p, buf, len, lim, 0, NULL, doc, perr);
+}
+
+apr_status_t ca_json_scan_records(apr_pool_t *p, const char *buf,
+                                  apr_size_t len, const ca_json_limits_t *lim,
+                                  const ca_json_want_t *want,
+                                  ca_json_doc_t **doc, const char **perr)
+{
+    return do_parse(p, buf, len, lim, 0, want, doc, perr);
+}
+
+int ca_json_doc_records(const ca_json_doc_t *doc, apr_size_t arr,
+                        ca_json_records_t *out)
+{
+    if (doc == NULL || doc->recs == NULL || doc->found != 1
+        || doc->arr != arr) {
+        return 0;
+    }
+    out->arr = doc->arr;
+    out->nrecs = doc->recs->nelts;
+    out->nkeys = doc->nkeys;
+    out->recs = (const ca_json_span_t *)doc->recs->elts;
+    out->members = (const ca_json_member_t *)doc->members->elts;
+    return 1;
 }
 
 ca_json_t *ca_json_parse_str(apr_pool_t *p, const char *s, const char **perr)

@@ -95,6 +95,50 @@ apr_status_t ca_json_scan(apr_pool_t *p, const char *buf, apr_size_t len,
                           const ca_json_limits_t *lim, ca_json_doc_t **doc,
                           const char **perr);
 
+/*
+ * Validation and the records of a list in one pass.  ca_json_scan_records
+ * checks and answers exactly as ca_json_scan; meanwhile it notes, for the
+ * array at want->path (object keys from the root, "" the root itself), the
+ * span of each element and, in each element that is an object, how many
+ * of its own members carry each name keys[k] (decoded, klens[k] bytes) and
+ * where the value of the first one starts: what ca_json_raw_first/next
+ * and ca_json_raw_members would find, without a second walk.
+ * ca_json_doc_records gives them when the array at offset arr (found by
+ * the caller with ca_json_raw_lookup) is the one collected, else 0: then
+ * walk the text as before (a path through an array index, a duplicated
+ * key on the path, more than CA_JSON_WANT_MAX_SEGS segments).
+ */
+#define CA_JSON_WANT_MAX_SEGS 8
+
+typedef struct {
+    const char *path;              /* the records array */
+    int nkeys;
+    const char *const *keys;       /* member names, need not end in NUL */
+    const apr_size_t *klens;
+} ca_json_want_t;
+
+typedef struct {
+    apr_size_t val;                /* value offset of the first such member */
+    int count;                     /* members with the name (0: none) */
+} ca_json_member_t;
+
+typedef struct {
+    apr_size_t arr;                /* offset of the array */
+    int nrecs;
+    int nkeys;
+    const ca_json_span_t *recs;    /* element i: its span */
+    const ca_json_member_t *members;   /* element i, name k: [i * nkeys + k];
+                                      all count 0 when it is not an object */
+} ca_json_records_t;
+
+apr_status_t ca_json_scan_records(apr_pool_t *p, const char *buf,
+                                  apr_size_t len, const ca_json_limits_t *lim,
+                                  const ca_json_want_t *want,
+                                  ca_json_doc_t **doc, const char **perr);
+
+int ca_json_doc_records(const ca_json_doc_t *doc, apr_size_t arr,
+                        ca_json_records_t *out);
+
 /* Parse a NUL-terminated string with default limits; root or NULL. */
 ca_json_t *ca_json_parse_str(apr_pool_t *p, const char *s, const char **perr);
 

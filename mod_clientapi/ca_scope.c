@@ -103,6 +103,25 @@ static void view_init(view_t *v, const ca_scope_ctx_t *ctx,
     }
 }
 
+/* Load a record collected by ca_json_scan_records (same keys, same
+ * order); 0 if it is not an object. */
+static int view_set(view_t *v, const ca_json_span_t *sp,
+                    const ca_json_member_t *m)
+{
+    int k;
+
+    if (ca_json_raw_type(v->doc, sp->off) != CA_JSON_OBJECT) {
+        return 0;
+    }
+    v->rec = sp->off;
+    v->end = sp->off + sp->len;
+    for (k = 0; k < v->nkeys; k++) {
+        v->vals[k] = m[k].val;
+        v->counts[k] = m[k].count;
+    }
+    return 1;
+}
+
 /* Load the record at rec; 0 if it is not an object. */
 static int view_load(view_t *v, apr_size_t rec)
 {
@@ -373,9 +392,11 @@ apr_status_t ca_scope_filter_list(apr_pool_t *p, const ca_scope_ctx_t *ctx,
     const char *jerr = NULL, *text;
     apr_status_t rv;
     apr_size_t o = 0, arr, rec;
+    ca_json_want_t want;
+    ca_json_records_t recs;
     view_t v;
     char *buf;
-    int more;
+    int more, r = 0, fused;
 
     memset(out, 0, sizeof(*out));
     rv = check_ctx(p, ctx, perr);
@@ -392,13 +413,21 @@ apr_status_t ca_scope_filter_list(apr_pool_t *p, const ca_scope_ctx_t *ctx,
         }
         return APR_EINVAL;
     }
-    rv = ca_json_scan(p, body, len, ctx->limits, &doc, &jerr);
+    /* the keys the rules need, collected for every record while the
+     * response is validated */
+    view_init(&v, ctx, NULL);
+    want.path = call->records;
+    want.nkeys = v.nkeys;
+    want.keys = v.keys;
+    want.klens = v.klens;
+    rv = ca_json_scan_records(p, body, len, ctx->limits, &want, &doc, &jerr);
     if (rv != APR_SUCCESS) {
         if (perr) {
             *perr = apr_psprintf(p, "provider response: %s", jerr);
         }
         return rv;
     }
+    v.doc = doc;
     rv = ca_json_raw_lookup(doc, ca_json_raw_root(doc), call->records, &arr);
     if (rv != APR_SUCCESS || ca_json_raw_type(doc, arr) != CA_JSON_ARRAY) {
         if (perr) {
@@ -412,11 +441,27 @@ apr_status_t ca_scope_filter_list(apr_pool_t *p, const ca_scope_ctx_t *ctx,
     text = ca_json_doc_text(doc, NULL);
     buf = apr_palloc(p, len + 3);
     buf[o++] = '[';
-    view_init(&v, ctx, doc);
-    more = ca_json_raw_first(doc, arr, &rec);
+    /* the records as the scan saw them; else (a path through an array
+     * index, say) walk the text again */
+    fused = ca_json_doc_records(doc, arr, &recs);
+    if (fused) {
+        more = recs.nrecs > 0;
+        rec = more ? recs.recs[0].off : 0;
+    }
+    else {
+        more = ca_json_raw_first(doc, arr, &rec);
+    }
     while (more) {
         apr_size_t end;
-        int in = view_load(&v, rec) && view_in(ctx, &v);
+        int in;
+
+        if (fused) {
+            in = view_set(&v, &recs.recs[r], recs.members + r * recs.nkeys)
+                 && view_in(ctx, &v);
+        }
+        else {
+            in = view_load(&v, rec) && view_in(ctx, &v);
+        }
 
         if (in) {
             end = v.end;
@@ -429,7 +474,13 @@ apr_status_t ca_scope_filter_list(apr_pool_t *p, const ca_scope_ctx_t *ctx,
         else {
             out->dropped++;
         }
-        more = ca_json_raw_next(doc, &rec);
+        if (fused) {
+            more = ++r < recs.nrecs;
+            rec = more ? recs.recs[r].off : 0;
+        }
+        else {
+            more = ca_json_raw_next(doc, &rec);
+        }
     }
     buf[o++] = ']';
     buf[o] = '\0';

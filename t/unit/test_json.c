@@ -752,6 +752,291 @@ static void test_raw_members(void **state)
     assert_int_equal(counts[0], 0);
 }
 
+/* ---- ca_json_scan_records against the walk it replaces ----------------- */
+
+static const char *const rk_keys[] = { "a", "bc", "", "\xC3\xA9", "a\"",
+                                        "company_id", "client_id" };
+#define RK_N ((int)(sizeof(rk_keys) / sizeof(rk_keys[0])))
+
+/*
+ * Same status and message as ca_json_scan; when the records were collected,
+ * the same elements, spans, member counts and first values as
+ * ca_json_raw_first/next + ca_json_raw_members on a plain scan.  Returns 1
+ * (collected and equal), 0 (not collected: the caller walks), -1 (refused),
+ * -2 (no array at path).
+ */
+static int records_agree(const char *text, apr_size_t len, const char *path,
+                         const ca_json_limits_t *lim)
+{
+    apr_size_t klens[RK_N], vals[RK_N], arr, e, end;
+    int counts[RK_N], i, k, more;
+    ca_json_want_t want;
+    ca_json_records_t recs;
+    ca_json_doc_t *d1 = NULL, *d2 = NULL;
+    const char *e1 = NULL, *e2 = NULL;
+    apr_status_t r1, r2;
+
+    for (k = 0; k < RK_N; k++) {
+        klens[k] = strlen(rk_keys[k]);
+    }
+    want.path = path;
+    want.nkeys = RK_N;
+    want.keys = rk_keys;
+    want.klens = klens;
+    r1 = ca_json_scan(pool, text, len, lim, &d1, &e1);
+    r2 = ca_json_scan_records(pool, text, len, lim, &want, &d2, &e2);
+    assert_int_equal(r1, r2);
+    if (r1 != APR_SUCCESS) {
+        assert_non_null(e1);
+        assert_non_null(e2);
+        assert_string_equal(e1, e2);
+        assert_null(d2);
+        return -1;
+    }
+    assert_int_equal(ca_json_doc_has_nul(d1), ca_json_doc_has_nul(d2));
+    if (ca_json_raw_lookup(d1, ca_json_raw_root(d1), path, &arr)
+        != APR_SUCCESS || ca_json_raw_type(d1, arr) != CA_JSON_ARRAY) {
+        return -2;
+    }
+    if (!ca_json_doc_records(d2, arr, &recs)) {
+        return 0;
+    }
+    assert_int_equal(recs.arr, arr);
+    assert_int_equal(recs.nkeys, RK_N);
+    more = ca_json_raw_first(d1, arr, &e);
+    for (i = 0; more; i++) {
+        const ca_json_member_t *m = recs.members + i * RK_N;
+
+        assert_true(i < recs.nrecs);
+        assert_int_equal(recs.recs[i].off, e);
+        assert_int_equal(recs.recs[i].len, ca_json_raw_len(d1, e));
+        end = ca_json_raw_members(d1, e, RK_N, rk_keys, klens, vals, counts);
+        if (end == 0) {
+            for (k = 0; k < RK_N; k++) {
+                assert_int_equal(m[k].count, 0);
+            }
+        }
+        else {
+            assert_int_equal(end, e + recs.recs[i].len);
+            for (k = 0; k < RK_N; k++) {
+                assert_int_equal(m[k].count, counts[k]);
+                assert_int_equal(m[k].val, vals[k]);
+            }
+        }
+        more = ca_json_raw_next(d1, &e);
+    }
+    assert_int_equal(i, recs.nrecs);
+    return 1;
+}
+
+static int records_agree_str(const char *text, const char *path)
+{
+    return records_agree(text, strlen(text), path, NULL);
+}
+
+static void test_scan_records_edges(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *path;
+        int want;
+    } cases[] = {
+        { "{\"data\":[]}", "data", 1 },
+        { "{\"data\":[ ]}", "data", 1 },
+        { "{\"data\":[{}]}", "data", 1 },
+        { "{\"data\":[{\"company_id\":\"c\",\"client_id\":1}]}", "data", 1 },
+        /* whitespace everywhere */
+        { " \t\n{ \"data\" :\r[ { \"company_id\" : \"c\" ,\n\"a\"\t:\t1 } , 1 ,"
+          " \"x\" , [ ] , null ] } \n", "data", 1 },
+        /* duplicate scope keys in a record */
+        { "{\"data\":[{\"a\":1,\"a\":2,\"company_id\":\"x\",\"company_id\":\"y\"}]}",
+          "data", 1 },
+        /* escaped member names, on the path and in records */
+        { "{\"d\\u0061ta\":[{\"client\\u005fid\":\"c\",\"client_id\":\"d\","
+          "\"\\u00e9\":1,\"\\u0061\\\"\":2}]}", "data", 1 },
+        { "{\"data\":[{\"b\\u0063\":1,\"\\/a\":2,\"a\\/\":3,\"a\\\\\":4}]}",
+          "data", 1 },
+        { "{\"data\":[{\"\\ud83d\\ude00\":1,\"a\":2,\"a\\\"\":3}]}", "data", 1 },
+        /* the same names at other depths */
+        { "{\"company_id\":\"r\",\"data\":[{\"x\":{\"company_id\":\"n\",\"a\":"
+          "[{\"a\":1}]},\"company_id\":\"c\",\"y\":[{\"client_id\":2}]}]}",
+          "data", 1 },
+        { "{\"meta\":{\"data\":[{\"a\":9}]},\"data\":[{\"a\":1}],"
+          "\"x\":[{\"data\":[{\"a\":3}]}]}", "data", 1 },
+        /* prefixes and empty names */
+        { "{\"data\":[{\"ab\":1,\"\":2,\"a\":3,\"company_idx\":4,"
+          "\"company_i\":5}]}", "data", 1 },
+        /* numbers vs strings */
+        { "{\"data\":[{\"a\":12,\"company_id\":\"12\",\"client_id\":-0}]}",
+          "data", 1 },
+        /* records that are not objects */
+        { "{\"data\":[1,\"a\",null,true,false,[{\"a\":1}],-0.5e3,{\"a\":2}]}",
+          "data", 1 },
+        /* the root, deeper paths, a BOM */
+        { "[{\"a\":1},{\"bc\":2},3]", "", 1 },
+        { "{\"x\":{\"y\":[{\"a\":\"1\"}]},\"y\":[{\"a\":2}]}", "x.y", 1 },
+        { "\xEF\xBB\xBF{\"data\":[{\"a\":1}]}", "data", 1 },
+        /* duplicated key on the path: no records array, as before */
+        { "{\"data\":[{\"a\":1}],\"data\":[{\"a\":2}]}", "data", -2 },
+        { "{\"data\":[{\"a\":1}],\"data\":3}", "data", -2 },
+        { "{\"data\":[{\"a\":1}],\"d\\u0061ta\":[]}", "data", -2 },
+        { "{\"x\":{\"y\":[]},\"x\":{\"y\":[]}}", "x.y", -2 },
+        /* a path through an array index: the caller walks */
+        { "{\"data\":[{\"items\":[{\"a\":1}]}]}", "data.0.items", 0 },
+        /* not an array, nothing there */
+        { "{\"data\":{\"a\":1}}", "data", -2 },
+        { "{\"data\":null}", "data", -2 },
+        { "{}", "data", -2 },
+        { "[]", "data", -2 },
+        { "{\"data\":[]}", "data..x", -2 },
+        /* refused */
+        { "", "data", -1 },
+        { "{\"data\":[{\"a\":1},{\"a\"", "data", -1 },
+        { "{\"data\":[{\"a\":\"x", "data", -1 },
+        { "{\"data\":[{\"a\":1}", "data", -1 },
+        { "{\"data\":[{\"a\":1}]", "data", -1 },
+        { "{\"data\":[{\"a\":1}]} x", "data", -1 },
+        { "{\"data\":[{\"a\":\"\xC3\x28\"}]}", "data", -1 },
+        { "{\"data\":[{\"\xFF\":1}]}", "data", -1 },
+        { "{\"data\":[{\"a\xED\xA0\x80\":1}]}", "data", -1 },
+        { "{\"data\":[{\"a\\u0000\":1}]}", "data", -1 },
+        { "{\"data\":[{\"a\\ud800\":1}]}", "data", -1 },
+        { "{\"data\":[{\"a\\x\":1}]}", "data", -1 },
+        { "{\"data\":[{\"a\":01}]}", "data", -1 },
+        { "{\"data\":[{\"a\" 1}]}", "data", -1 },
+        { "{\"data\":[{\"a\":1,}]}", "data", -1 },
+        { "{\"data\":[{\"a\":1}],}", "data", -1 },
+        { "{\"data\":[,{\"a\":1}]}", "data", -1 },
+        { "{\"data\":[{a:1}]}", "data", -1 },
+    };
+    static const ca_json_limits_t tight = { 0, 4 }, small = { 20, 0 };
+    char *deep;
+    int i;
+
+    (void)state;
+    for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+        int got = records_agree_str(cases[i].text, cases[i].path);
+
+        if (got != cases[i].want) {
+            fail_msg("case %d (%s at '%s'): %d, expected %d", i,
+                     cases[i].text, cases[i].path, got, cases[i].want);
+        }
+    }
+    /* a string value with \u0000 is flagged the same */
+    assert_int_equal(records_agree_str("{\"data\":[{\"a\":\"x\\u0000\"}]}",
+                                       "data"), 1);
+    /* depth and size limits */
+    assert_int_equal(records_agree("{\"data\":[{\"a\":[1]}]}", 20, "data",
+                                   &tight), 1);
+    assert_int_equal(records_agree("{\"data\":[{\"a\":[[1]]}]}", 22, "data",
+                                   &tight), -1);
+    assert_int_equal(records_agree("{\"data\":[{\"a\":[1]}]}  ", 22, "data",
+                                   &small), -1);
+    deep = apr_pstrcat(pool, "{\"data\":[{\"a\":",
+                       apr_psprintf(pool, "%0*d", 140, 0), "}]}", NULL);
+    for (i = 0; i < 140; i++) {                 /* depth 3 + 70 > 64 */
+        deep[14 + i] = i < 70 ? '[' : ']';
+    }
+    assert_int_equal(records_agree_str(deep, "data"), -1);
+    for (i = 0; i < 140; i++) {                 /* depth 3 + 61 */
+        deep[14 + i] = i < 61 ? '[' : i < 122 ? ']' : ' ';
+    }
+    assert_int_equal(records_agree_str(deep, "data"), 1);
+    /* more segments than collected: the caller walks */
+    assert_int_equal(records_agree_str("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{"
+                                       "\"a\":{\"a\":{\"a\":{\"a\":[1]}}}}}}}}}",
+                                       "a.a.a.a.a.a.a.a.a"), 0);
+    assert_int_equal(records_agree_str("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{"
+                                       "\"a\":{\"a\":{\"a\":[1]}}}}}}}}",
+                                       "a.a.a.a.a.a.a.a"), 1);
+    /* no keys wanted */
+    {
+        ca_json_want_t w = { "data", 0, NULL, NULL };
+        ca_json_doc_t *doc;
+        ca_json_records_t recs;
+
+        assert_int_equal(ca_json_scan_records(pool, "{\"data\":[{},2]}", 15,
+                                              NULL, &w, &doc, NULL),
+                         APR_SUCCESS);
+        assert_true(ca_json_doc_records(doc, 8, &recs));
+        assert_int_equal(recs.nrecs, 2);
+        assert_int_equal(recs.recs[1].off, 12);
+        assert_int_equal(recs.recs[1].len, 1);
+        assert_false(ca_json_doc_records(doc, 9, &recs));
+        /* a plain scan collects nothing */
+        assert_int_equal(ca_json_scan(pool, "{\"data\":[]}", 11, NULL, &doc,
+                                      NULL), APR_SUCCESS);
+        assert_false(ca_json_doc_records(doc, 8, &recs));
+    }
+}
+
+/* Random documents, their records, and every prefix of some of them. */
+static void test_scan_records_random(void **state)
+{
+    static const char *const names[] = {
+        "\"a\"", "\"\\u0061\"", "\"bc\"", "\"b\\u0063\"", "\"\"", "\"\\u00e9\"",
+        "\"\xC3\xA9\"", "\"a\\\"\"", "\"company_id\"", "\"client\\u005fid\""
+    };
+    int doc_no, got[3] = { 0, 0, 0 };
+
+    (void)state;
+    for (doc_no = 0; doc_no < 400; doc_no++) {
+        const char *s = apr_pstrcat(pool, rnd_ws(), "{\"pre\":",
+                                    rnd_value(2), ",\"data\":[", rnd_ws(),
+                                    NULL);
+        unsigned n = rnd(12), i, j, m;
+        apr_size_t len, cut;
+        int r;
+
+        for (i = 0; i < n; i++) {
+            const char *rec;
+
+            if (rnd(4) == 0) {
+                rec = rnd_value(1);
+            }
+            else {
+                m = rnd(6);
+                rec = apr_pstrcat(pool, "{", rnd_ws(), NULL);
+                for (j = 0; j < m; j++) {
+                    const char *k = rnd(3) ? names[rnd(sizeof(names)
+                                                       / sizeof(names[0]))]
+                                           : rnd_string(1);
+
+                    rec = apr_pstrcat(pool, rec, j ? "," : "", rnd_ws(), k,
+                                      rnd_ws(), ":", rnd_ws(), rnd_value(2),
+                                      rnd_ws(), NULL);
+                }
+                rec = apr_pstrcat(pool, rec, "}", NULL);
+            }
+            s = apr_pstrcat(pool, s, i ? "," : "", rnd_ws(), rec, rnd_ws(),
+                            NULL);
+        }
+        s = apr_pstrcat(pool, s, "]", rnd_ws(), ",\"post\":", rnd_value(2),
+                        "}", rnd_ws(), NULL);
+        len = strlen(s);
+        r = records_agree(s, len, "data", NULL);
+        if (r != 1) {
+            fail_msg("generated text: %d\n%s", r, s);
+        }
+        got[0]++;
+        if (doc_no % 20 == 0) {
+            for (cut = 0; cut < len; cut++) {
+                r = records_agree(s, cut, "data", NULL);
+                got[r == -1 ? 1 : 2]++;
+            }
+        }
+        /* one byte changed */
+        {
+            char *t = apr_pstrdup(pool, s);
+            static const char bad[] = "\"\\{}[],: x\x80\xC3\x01";
+
+            t[rnd((unsigned)len)] = bad[rnd(sizeof(bad) - 1)];
+            records_agree(t, len, "data", NULL);
+        }
+    }
+    assert_true(got[1] > 0);
+}
+
 static void test_build_print(void **state)
 {
     ca_json_t *o = ca_json_new_object(pool), *a, *sub, *src;
@@ -934,6 +1219,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spans_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_records_edges, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_scan_records_random, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_build_print, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escape, setup, teardown),

@@ -613,6 +613,132 @@ static const char *make_list(int n, apr_size_t *len)
     return s;
 }
 
+/*
+ * The list filter judges the records ca_json_scan_records collected while
+ * validating; ca_scope_record_in judges a record by walking its members
+ * again.  Both must agree on every record of every list resource of the
+ * shipped providers, and the output must be exactly the kept records' bytes.
+ */
+static const char *wrap_records(const char *path, const char *recs)
+{
+    const char *dot, *body;
+
+    if (*path == '\0') {
+        return recs;
+    }
+    dot = strchr(path, '.');
+    if (dot == NULL) {
+        return apr_psprintf(pool, " {\"other\":[{\"%s\":1}], \"%s\" : %s ,"
+                            "\"n\":{\"%s\":[]}}", path, path, recs, path);
+    }
+    body = wrap_records(dot + 1, recs);
+    return apr_psprintf(pool, "{\"%.*s\":%s}", (int)(dot - path), path, body);
+}
+
+static void test_filter_vs_record_walk(void **state)
+{
+    static const char *const recs[] = {
+        "{\"id\":\"j0\",\"company_id\":\"co_1\",\"client_id\":\"c1\"}",
+        "{\"id\":1,\"company_id\":1,\"client_id\":1,\"clientId\":1}",
+        "{\"id\":\"j2\",\"company_id\":\"co_1\",\"company_id\":\"co_1\"}",
+        "{\"id\":\"j3\",\"company\\u005fid\":\"co_1\",\"client\\u005fid\":\"c1\","
+        "\"parent_id\":\"par_1\",\"job_id\":\"par_1\",\"jobId\":\"par_1\"}",
+        "{\"x\":{\"company_id\":\"co_1\",\"client_id\":\"c1\"},\"company_id\":\"co_2\"}",
+        "{ \"id\" : \"j5\" , \"company_id\" : \"co_1\" , \"client_id\" : \"c1\" ,"
+        " \"clients\" : [ \"c1\" ] , \"client\" : { \"id\" : \"c1\" } }",
+        "[{\"company_id\":\"co_1\"}]",
+        "\"co_1\"",
+        "12",
+        "null",
+        "{}",
+        "{\"companyId\":\"co_1\",\"customerId\":\"c1\",\"company\":{\"id\":\"co_1\"},"
+        "\"customer\":{\"id\":\"c1\"},\"company_uuid\":\"co_1\",\"client_uuid\":\"c1\"}",
+        "{\"companyId\":1,\"customerId\":1,\"client\":{\"id\":1},\"id\":1,"
+        "\"company_uuid\":1,\"job_uuid\":\"par_1\",\"clientId\":\"c1\"}",
+    };
+    const ca_provider_t *provs[5];
+    ca_scope_t scopes[4];
+    int pi, ri, si, k, nrec = (int)(sizeof(recs) / sizeof(recs[0]));
+    const char *all = "[", *none = "[]";
+    int total_kept = 0, total_dropped = 0;
+
+    (void)state;
+    provs[0] = sandbox;
+    provs[1] = cc;
+    provs[2] = sm8;
+    provs[3] = stitan;
+    provs[4] = jobber;
+    scopes[0] = company_scope("co_1");
+    scopes[1] = client_scope("co_1", "c1");
+    scopes[2] = company_scope("1");
+    scopes[3] = client_scope("1", "1");
+    for (k = 0; k < nrec; k++) {
+        all = apr_pstrcat(pool, all, k ? " ,\n" : "", recs[k], NULL);
+    }
+    all = apr_pstrcat(pool, all, " ]", NULL);
+    for (pi = 0; pi < 5; pi++) {
+        for (ri = 0; ri < ca_provider_resource_count(provs[pi]); ri++) {
+            const ca_provider_resource_t *res =
+                ca_provider_resource_at(provs[pi], ri);
+
+            if (res->list == NULL || res->list->records == NULL) {
+                continue;
+            }
+            for (si = 0; si < 8; si++) {
+                ca_scope_ctx_t ctx;
+                ca_scope_list_t out;
+                ca_json_doc_t *doc;
+                const char *err = NULL, *body, *want = "[";
+                apr_size_t arr, e;
+                int more, kept = 0, dropped = 0;
+
+                memset(&ctx, 0, sizeof(ctx));
+                ctx.prov = provs[pi];
+                ctx.res = res;
+                ctx.scope = &scopes[si % 4];
+                ctx.parent_id = si >= 4 ? "par_1" : NULL;
+                body = wrap_records(res->list->records,
+                                    (si & 1) ? none : all);
+                if (ca_scope_filter_list(pool, &ctx, NULL, body, strlen(body),
+                                         NULL, NULL, &out, &err)
+                    != APR_SUCCESS) {
+                    fail_msg("%s: %s\n%s", res->name, err, body);
+                }
+                assert_int_equal(ca_json_scan(pool, body, strlen(body), NULL,
+                                              &doc, &err), APR_SUCCESS);
+                assert_int_equal(ca_json_raw_lookup(doc, ca_json_raw_root(doc),
+                                                    res->list->records, &arr),
+                                 APR_SUCCESS);
+                more = ca_json_raw_first(doc, arr, &e);
+                while (more) {
+                    if (ca_scope_record_in(pool, &ctx, doc, e)) {
+                        want = apr_pstrcat(pool, want, kept++ ? "," : "",
+                                           apr_pstrndup(pool, body + e,
+                                               ca_json_raw_len(doc, e)),
+                                           NULL);
+                    }
+                    else {
+                        dropped++;
+                    }
+                    more = ca_json_raw_next(doc, &e);
+                }
+                want = apr_pstrcat(pool, want, "]", NULL);
+                if (strcmp(out.json, want) != 0 || out.kept != kept
+                    || out.dropped != dropped) {
+                    fail_msg("%s/%s scope %d: got %s\nwant %s", provs[pi]->name,
+                             res->name, si, out.json, want);
+                }
+                assert_int_equal(out.json_len, strlen(want));
+                total_kept += kept;
+                total_dropped += dropped;
+            }
+        }
+    }
+    /* both outcomes were seen */
+    assert_true(total_kept > 20);
+    assert_true(total_dropped > 20);
+}
+
 static void test_big_list_linear(void **state)
 {
     ca_scope_t co = company_scope("co_1");
@@ -939,6 +1065,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested_and_fixture, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_big_list_linear, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_filter_vs_record_walk, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_company, setup, teardown),
