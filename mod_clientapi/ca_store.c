@@ -1092,7 +1092,7 @@ apr_status_t ca_db_txn_begin(apr_pool_t *pool, ca_db_t *db, ca_db_txn_t **txn,
                              const char **perr)
 {
     ca_db_txn_t *t;
-    int rc;
+    int rc, attempt;
 
     *txn = NULL;
     if (db == NULL || db->handle == NULL) {
@@ -1111,16 +1111,22 @@ apr_status_t ca_db_txn_begin(apr_pool_t *pool, ca_db_t *db, ca_db_txn_t **txn,
     t = apr_pcalloc(pool, sizeof(*t));
     t->db = db;
     t->pool = pool;
-    /* A pgsql connection can still look up and die before BEGIN (the server was
-     * stopped): the driver then writes through the transaction pointer it did not
-     * allocate. It takes one the caller passes in, so one is passed, zeroed and larger
-     * than its own. (sqlite3 must get NULL: it attaches only a transaction it allocates.) */
-    if (is_pgsql(db)) {
-        t->trans = apr_pcalloc(pool, sizeof(dbd_trans_layout_t) + 4 * sizeof(void *));
-    }
-    rc = apr_dbd_transaction_start(db->driver, pool, db->handle, &t->trans);
-    if (rc != 0) {
-        apr_status_t rv = ca_db_error(pool, db, rc, "begin", perr);
+    for (attempt = 0;; attempt++) {
+        apr_status_t rv;
+
+        /* A pgsql connection can still look up and die before BEGIN (the server was
+         * stopped): the driver then writes through the transaction pointer it did not
+         * allocate. It takes one the caller passes in, so one is passed, zeroed and larger
+         * than its own. (sqlite3 must get NULL: it attaches only a transaction it
+         * allocates.) */
+        t->trans = is_pgsql(db) ? apr_pcalloc(pool, sizeof(dbd_trans_layout_t)
+                                                    + 4 * sizeof(void *))
+                                : NULL;
+        rc = apr_dbd_transaction_start(db->driver, pool, db->handle, &t->trans);
+        if (rc == 0) {
+            break;
+        }
+        rv = ca_db_error(pool, db, rc, "begin", perr);
         if (t->trans && ((dbd_trans_layout_t *)t->trans)->handle) {
             /* both drivers attach the transaction to the connection even when BEGIN
              * failed (pgsql: when the query could be sent): detach it, or every later
@@ -1128,6 +1134,14 @@ apr_status_t ca_db_txn_begin(apr_pool_t *pool, ca_db_t *db, ca_db_txn_t **txn,
             apr_dbd_transaction_mode_set(db->driver, t->trans,
                                          APR_DBD_TRANSACTION_ROLLBACK);
             (void)apr_dbd_transaction_end(db->driver, pool, t->trans);
+        }
+        /* A pooled pgsql connection whose server restarted looks up until its first query,
+         * which is this BEGIN: nothing has run yet, so once the connection is reset (new
+         * session: its statements are prepared again) BEGIN is tried once more. */
+        if (attempt == 0 && rv == CA_DB_EUNAVAILABLE && is_pgsql(db)
+            && apr_dbd_check_conn(db->driver, pool, db->handle) == APR_SUCCESS) {
+            reprepare(pool, db);
+            continue;
         }
         return rv;
     }
