@@ -38,6 +38,7 @@
 #include "ca_scope.h"
 #include "ca_provider.h"
 #include "ca_json.h"
+#include "records_oracle.h"
 #include "fuzz_common.h"
 
 #define CO "co_1"
@@ -272,63 +273,17 @@ static void do_list(apr_pool_t *p, const ca_scope_ctx_t *ctx, const ca_provider_
 
 /* ---- the fused scan against the walk it replaces -------------------------------------- */
 
-/*
- * ca_json_scan_records answers as ca_json_scan (status and message), and the records it
- * collected at path are those of ca_json_raw_first/next, with the spans of ca_json_raw_len
- * and the member counts and first values of ca_json_raw_members.
- */
+/* ca_json_scan_records answers as ca_json_scan (status and message) and collects at path what
+ * the walk it replaced finds: the oracle of t/unit/records_oracle.c, shared with the unit test. */
 static void check_records(apr_pool_t *p, const char *body, size_t len,
                           const ca_json_limits_t *lim, const char *path)
 {
     static const char *const keys[] = { "company_id", "client_id", "id", "a", "" };
-    enum { NK = sizeof(keys) / sizeof(keys[0]) };
-    apr_size_t klens[NK], vals[NK], arr, e, end;
-    int counts[NK], k, i, more;
-    ca_json_want_t want;
-    ca_json_records_t recs;
-    ca_json_doc_t *d1 = NULL, *d2 = NULL;
-    const char *e1 = NULL, *e2 = NULL;
-    apr_status_t s1, s2;
+    const char *why = NULL;
 
-    for (k = 0; k < NK; k++) {
-        klens[k] = strlen(keys[k]);
-    }
-    want.path = path;
-    want.nkeys = NK;
-    want.keys = keys;
-    want.klens = klens;
-    s1 = ca_json_scan(p, body, len, lim, &d1, &e1);
-    s2 = ca_json_scan_records(p, body, len, lim, &want, &d2, &e2);
-    FZ_ASSERT(s1 == s2, "ca_json_scan says %d, ca_json_scan_records says %d", s1, s2);
-    if (s1 != APR_SUCCESS) {
-        FZ_ASSERT(e1 != NULL && e2 != NULL && strcmp(e1, e2) == 0,
-                  "messages differ: '%s' vs '%s'", e1 ? e1 : "", e2 ? e2 : "");
-        return;
-    }
-    if (ca_json_raw_lookup(d1, ca_json_raw_root(d1), path, &arr) != APR_SUCCESS
-        || ca_json_raw_type(d1, arr) != CA_JSON_ARRAY
-        || !ca_json_doc_records(d2, arr, &recs)) {
-        return;
-    }
-    FZ_ASSERT(recs.nkeys == NK, "nkeys %d", recs.nkeys);
-    more = ca_json_raw_first(d1, arr, &e);
-    for (i = 0; more; i++) {
-        const ca_json_member_t *m = recs.members + i * NK;
-
-        FZ_ASSERT(i < recs.nrecs, "fewer records collected (%d) than walked", recs.nrecs);
-        FZ_ASSERT(recs.recs[i].off == e && recs.recs[i].len == ca_json_raw_len(d1, e),
-                  "record %d: span differs", i);
-        end = ca_json_raw_members(d1, e, NK, keys, klens, vals, counts);
-        for (k = 0; k < NK; k++) {
-            FZ_ASSERT(end == 0 ? m[k].count == 0
-                      : (m[k].count == counts[k] && m[k].val == vals[k]),
-                      "record %d key '%s': count %d val %lu, walk %d %lu", i, keys[k],
-                      m[k].count, (unsigned long)m[k].val, end ? counts[k] : 0,
-                      (unsigned long)(end ? vals[k] : 0));
-        }
-        more = ca_json_raw_next(d1, &e);
-    }
-    FZ_ASSERT(i == recs.nrecs, "more records collected (%d) than walked (%d)", recs.nrecs, i);
+    FZ_ASSERT(ca_test_records_agree(p, body, len, path, lim,
+                                    (int)(sizeof(keys) / sizeof(keys[0])), keys, &why) != -3,
+              "%s", why ? why : "");
 }
 
 /* ---- items ------------------------------------------------------------------------------ */

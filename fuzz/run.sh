@@ -85,7 +85,7 @@ mkdir -p "$work/obj" "$work/bin" "$work/log"
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN"
 CPPFLAGS="$(apr-1-config --cppflags --cflags --includes) $(apu-1-config --includes)"
-CPPFLAGS="$CPPFLAGS $(pkg-config --cflags libcjson libcurl openssl) -Imod_clientapi -Ifuzz"
+CPPFLAGS="$CPPFLAGS $(pkg-config --cflags libcjson libcurl openssl) -Imod_clientapi -Ifuzz -It/unit"
 LIBS="$(apr-1-config --link-ld --libs) $(apu-1-config --link-ld --libs) -lcjson -lcurl -lcrypto"
 
 # the fuzzer runtime is there (clang alone, without libclang-rt-14-dev, cannot link this)
@@ -111,6 +111,8 @@ for c in "${CORE[@]}"; do
     build_one "mod_clientapi/$c.c" "$work/obj/$c.o" "-Wall -Wextra" & pids+=($!)
 done
 build_one fuzz/fuzz_common.c "$work/obj/fuzz_common.o" "-Wall -Wextra -Werror" & pids+=($!)
+# the unit tests' oracle for ca_json_scan_records (fuzz_scope checks every input with it)
+build_one t/unit/records_oracle.c "$work/obj/records_oracle.o" "-Wall -Wextra -Werror" & pids+=($!)
 for t in "${targets[@]}"; do
     build_one "fuzz/fuzz_$t.c" "$work/obj/fuzz_$t.o" "-Wall -Wextra -Werror" & pids+=($!)
 done
@@ -122,6 +124,7 @@ for c in "${CORE[@]}"; do core_objs+=("$work/obj/$c.o"); done
 for t in "${targets[@]}"; do
     # shellcheck disable=SC2086
     $CC $CFLAGS -o "$work/bin/fuzz_$t" "$work/obj/fuzz_$t.o" "$work/obj/fuzz_common.o" \
+        "$work/obj/records_oracle.o" \
         "${core_objs[@]}" $LIBS -ldl >"$work/log/link_$t.log" 2>&1 \
         || { cat "$work/log/link_$t.log" >&2; build_fail "reason=link error for $t"; }
 done

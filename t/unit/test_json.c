@@ -17,6 +17,7 @@
 #include <apr_file_io.h>
 
 #include "ca_json.h"
+#include "records_oracle.h"
 
 static apr_pool_t *pool;
 
@@ -758,75 +759,19 @@ static const char *const rk_keys[] = { "a", "bc", "", "\xC3\xA9", "a\"",
                                         "company_id", "client_id" };
 #define RK_N ((int)(sizeof(rk_keys) / sizeof(rk_keys[0])))
 
-/*
- * Same status and message as ca_json_scan; when the records were collected,
- * the same elements, spans, member counts and first values as
- * ca_json_raw_first/next + ca_json_raw_members on a plain scan.  Returns 1
- * (collected and equal), 0 (not collected: the caller walks), -1 (refused),
- * -2 (no array at path).
- */
+/* ca_test_records_agree (records_oracle.c, shared with fuzz/fuzz_scope.c): 1 (collected and
+ * equal to the walk), 0 (not collected: the caller walks), -1 (refused alike), -2 (no array
+ * at path); a disagreement fails the test with what differs. */
 static int records_agree(const char *text, apr_size_t len, const char *path,
                          const ca_json_limits_t *lim)
 {
-    apr_size_t klens[RK_N], vals[RK_N], arr, e, end;
-    int counts[RK_N], i, k, more;
-    ca_json_want_t want;
-    ca_json_records_t recs;
-    ca_json_doc_t *d1 = NULL, *d2 = NULL;
-    const char *e1 = NULL, *e2 = NULL;
-    apr_status_t r1, r2;
+    const char *why = NULL;
+    int r = ca_test_records_agree(pool, text, len, path, lim, RK_N, rk_keys, &why);
 
-    for (k = 0; k < RK_N; k++) {
-        klens[k] = strlen(rk_keys[k]);
+    if (r == -3) {
+        fail_msg("%s", why);
     }
-    want.path = path;
-    want.nkeys = RK_N;
-    want.keys = rk_keys;
-    want.klens = klens;
-    r1 = ca_json_scan(pool, text, len, lim, &d1, &e1);
-    r2 = ca_json_scan_records(pool, text, len, lim, &want, &d2, &e2);
-    assert_int_equal(r1, r2);
-    if (r1 != APR_SUCCESS) {
-        assert_non_null(e1);
-        assert_non_null(e2);
-        assert_string_equal(e1, e2);
-        assert_null(d2);
-        return -1;
-    }
-    assert_int_equal(ca_json_doc_has_nul(d1), ca_json_doc_has_nul(d2));
-    if (ca_json_raw_lookup(d1, ca_json_raw_root(d1), path, &arr)
-        != APR_SUCCESS || ca_json_raw_type(d1, arr) != CA_JSON_ARRAY) {
-        return -2;
-    }
-    if (!ca_json_doc_records(d2, arr, &recs)) {
-        return 0;
-    }
-    assert_int_equal(recs.arr, arr);
-    assert_int_equal(recs.nkeys, RK_N);
-    more = ca_json_raw_first(d1, arr, &e);
-    for (i = 0; more; i++) {
-        const ca_json_member_t *m = recs.members + i * RK_N;
-
-        assert_true(i < recs.nrecs);
-        assert_int_equal(recs.recs[i].off, e);
-        assert_int_equal(recs.recs[i].len, ca_json_raw_len(d1, e));
-        end = ca_json_raw_members(d1, e, RK_N, rk_keys, klens, vals, counts);
-        if (end == 0) {
-            for (k = 0; k < RK_N; k++) {
-                assert_int_equal(m[k].count, 0);
-            }
-        }
-        else {
-            assert_int_equal(end, e + recs.recs[i].len);
-            for (k = 0; k < RK_N; k++) {
-                assert_int_equal(m[k].count, counts[k]);
-                assert_int_equal(m[k].val, vals[k]);
-            }
-        }
-        more = ca_json_raw_next(d1, &e);
-    }
-    assert_int_equal(i, recs.nrecs);
-    return 1;
+    return r;
 }
 
 static int records_agree_str(const char *text, const char *path)
