@@ -28,40 +28,46 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The packages among "$@" that dpkg does not have installed (one word each).
+missing_packages() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || echo "$p"
+    done
+}
+
+# apt-get update, then install "$@" as root (no recommends; waits for another dpkg to finish).
+apt_install() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends "$@" >/dev/null
+}
+
 # Install what is missing (and only that): a second run costs one dpkg query.
 install_deps() {
-    local missing=() p
-    for p in "${CA_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-            || missing+=("$p")
-    done
+    local missing
+    read -r -a missing <<<"$(missing_packages "${CA_PACKAGES[@]}" | tr '\n' ' ')"
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing Debian packages: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
     # Debian's postgresql postinst would create and start a system cluster; we run our own.
     as_root mkdir -p /etc/postgresql-common
     if ! [ -f /etc/postgresql-common/createcluster.conf ]; then
         echo 'create_main_cluster = false' | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
     fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
 }
 
 # The browser test (t/browser/): Debian's chromium, plus Debian's nodejs and npm when the
 # machine has no node and npm yet (a node installed otherwise is left alone).
 install_browser_deps() {
-    local want=(chromium) missing=() p
+    local want=(chromium) missing
     command -v node >/dev/null 2>&1 || want+=(nodejs)
     command -v npm >/dev/null 2>&1 || want+=(npm)
-    for p in "${want[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-            || missing+=("$p")
-    done
+    read -r -a missing <<<"$(missing_packages "${want[@]}" | tr '\n' ' ')"
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing Debian packages for the browser test: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
 }
 
 # The browser test's npm module (playwright-core): the registry's own tarball, kept in

@@ -13,8 +13,7 @@ set -euo pipefail
 
 if ! command -v sqlmap >/dev/null 2>&1; then
     say "installing Debian's sqlmap"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-        --no-install-recommends sqlmap >/dev/null
+    apt_install sqlmap
 fi
 export CA_SQLMAP_LEVEL=${CA_SQLMAP_LEVEL:-3} CA_SQLMAP_RISK=${CA_SQLMAP_RISK:-2}
 exec "$CA_ROOT/build/test.sh" build/sqlmap-run.pl
