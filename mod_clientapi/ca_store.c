@@ -1141,6 +1141,7 @@ apr_status_t ca_db_txn_begin(apr_pool_t *pool, ca_db_t *db, ca_db_txn_t **txn,
         if (attempt == 0 && rv == CA_DB_EUNAVAILABLE && is_pgsql(db)
             && apr_dbd_check_conn(db->driver, pool, db->handle) == APR_SUCCESS) {
             reprepare(pool, db);
+            set_err(perr, NULL);        /* the first BEGIN's error is not this call's */
             continue;
         }
         return rv;
